@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/** The `statehub` command: hub, worker, demo, submit. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readTokensFile } from './hub/auth.js';
+import { startHub, type HubOptions } from './hub/hub.js';
+import { runDemo } from './demo.js';
+import { submitJob } from './submit.js';
+import { connectorsFromSpec } from './worker/connector-spec.js';
+import { createWorker } from './worker/worker.js';
+
+const program = new Command('statehub')
+  .description('Distributed job processing where every connector and job is an XState actor, streamed live to monitors.')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+const integer = (what: string, min: number, max = Number.MAX_SAFE_INTEGER) => (text: string) => {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${what} must be an integer from ${min} to ${max}.`);
+  }
+  return value;
+};
+
+const json = (what: string) => (text: string) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidArgumentError(`${what} must be JSON (${(error as Error).message}).`);
+  }
+};
+
+const url = (text: string) => {
+  try {
+    return new URL(text).href.replace(/\/$/, '');
+  } catch {
+    throw new InvalidArgumentError(`"${text}" is not a URL (e.g. http://127.0.0.1:3000).`);
+  }
+};
+
+const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
+
+program
+  .command('hub')
+  .description('run a hub: HTTP API, Socket.IO endpoint and the monitor UI')
+  .addOption(portOption())
+  .option('--host <host>', 'interface to listen on; without tokens, keep it on loopback', '127.0.0.1')
+  .addOption(new Option('--redis <url>', 'keep state in Redis (durable; several hubs may share it) instead of memory').env('REDIS_URL'))
+  .option('--redis-prefix <prefix>', 'key prefix in Redis, so independent statehubs can share one server', 'statehub')
+  .option('--tokens <file>', 'JSON file mapping tokens to roles (admin, monitor, client, worker); enables auth')
+  .option('--body-limit <bytes>', 'largest accepted request body', integer('the body limit', 1), 1024 * 1024)
+  .option('--heartbeat-ms <ms>', 'how often workers send heartbeats', integer('the heartbeat interval', 10), 1_000)
+  .option('--stale-after-ms <ms>', 'a worker without heartbeats this long is stale: its jobs are retried elsewhere', integer('the stale delay', 10), 3_000)
+  .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
+  .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
+  .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
+  .action(async (options) => {
+    const hub = await startHub(await hubOptions(options));
+    onShutdown(() => hub.close());
+  });
+
+program
+  .command('worker')
+  .description('run a worker process embedding connector actors')
+  .requiredOption('--hub <url>', 'the hub to connect to', url)
+  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http')
+  .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
+  .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
+  .option('--token <token>', 'token with the worker role, when the hub uses tokens')
+  .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
+  .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
+  .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .action(async (options) => {
+    const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
+    const worker = createWorker({
+      hub: options.hub,
+      ...(options.id && { id: options.id }),
+      ...(options.machine && { machineId: options.machine }),
+      ...(options.token && { token: options.token }),
+      ...(options.capabilities && { capabilities: options.capabilities }),
+      connectors,
+      log: (message) => console.error(`[${new Date().toISOString()}] ${message}`),
+    });
+    onShutdown(() => worker.drain(), () => worker.stop());
+    await worker.ready();
+  });
+
+program
+  .command('demo')
+  .description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs')
+  .addOption(portOption())
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .action(async (options) => {
+    const demo = await runDemo({ port: options.port, host: options.host });
+    onShutdown(() => demo.close());
+  });
+
+program
+  .command('submit')
+  .description('submit a job; with --wait, follow it to the end')
+  .requiredOption('--hub <url>', 'the hub', url)
+  .requiredOption('--type <type>', 'the job type (served by connectors of that type)')
+  .option('--payload <json>', 'the job payload', json('--payload'))
+  .option('--priority <n>', 'higher runs first', integer('the priority', -1_000_000, 1_000_000))
+  .option('--requirements <json>', 'what a worker must offer, e.g. {"gpu":1}', json('--requirements'))
+  .option('--max-attempts <n>', 'attempts before the job fails', integer('--max-attempts', 1, 1_000))
+  .option('--timeout-ms <ms>', 'longest one attempt may run', integer('--timeout-ms', 1))
+  .option('--token <token>', 'token with the client role, when the hub uses tokens')
+  .option('--wait', 'follow the job with a progress bar; exit 0 on completed, 1 otherwise')
+  .action(async (options) => {
+    process.exitCode = await submitJob(options);
+  });
+
+async function hubOptions(options: Record<string, unknown>): Promise<HubOptions> {
+  return {
+    ...(options.redis ? { redis: options.redis as string } : {}),
+    ...(options.redisPrefix ? { redisPrefix: options.redisPrefix as string } : {}),
+    port: options.port as number,
+    host: options.host as string,
+    bodyLimit: options.bodyLimit as number,
+    ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),
+    timings: {
+      heartbeatMs: options.heartbeatMs as number,
+      staleAfterMs: options.staleAfterMs as number,
+      offlineAfterMs: options.offlineAfterMs as number,
+    },
+    retention: { keepFinishedMs: options.keepFinishedMs as number, maxFinished: options.maxFinished as number },
+  };
+}
+
+/** First signal: `graceful`; a second one: `immediate` (or exit). */
+function onShutdown(graceful: () => Promise<void>, immediate?: () => Promise<void>): void {
+  let signals = 0;
+  const handle = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      console.error(`${signal}: shutting down (again to force)`);
+      graceful().then(
+        () => process.exit(0),
+        (error) => fail(error),
+      );
+    } else if (immediate && signals === 2) {
+      immediate().then(() => process.exit(0), fail);
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+}
+
+function fail(error: unknown): never {
+  console.error(`statehub: ${(error as Error).message ?? String(error)}`);
+  process.exit(1);
+}
+
+program.parseAsync().catch(fail);

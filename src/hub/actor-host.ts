@@ -1,0 +1,88 @@
+/**
+ * Runs the hub's actors (jobs, workers, machines) over the store: every change is one
+ * transaction, committed atomically with compare-and-set on each actor's seq and retried from
+ * fresh reads when another step got there first.
+ */
+import { connectorMachine } from '../../machines/connector.js';
+import { jobMachine } from '../../machines/job.js';
+import { hostMachine } from '../../machines/machine.js';
+import { workerMachine } from '../../machines/worker.js';
+import type { LogEntry } from '../protocol/record.js';
+import { ConflictError, type Store, type TimerRef } from '../store/store.js';
+import { RecordCache } from './record-cache.js';
+import { Stepper } from './step.js';
+import { Transaction, type Effect, type TransactionEnv } from './transaction.js';
+
+/** Runs on every transaction just before it commits: derives records from what it changed. */
+export type BeforeCommit = (tx: Transaction) => Promise<void>;
+
+const MAX_ATTEMPTS = 20;
+
+export class ActorHost {
+  private readonly env: TransactionEnv;
+  private readonly beforeCommit: BeforeCommit[] = [];
+  private readonly timerListeners = new Set<(dueAt: number) => void>();
+
+  constructor(
+    readonly store: Store,
+    private readonly clock: () => number = Date.now,
+  ) {
+    // A remote store's reads cost a round trip: keep the latest records here, fed by the log.
+    const cache = store.kind === 'memory' ? undefined : new RecordCache();
+    if (cache) store.subscribe((entries) => entries.forEach((entry) => cache.learn(entry.record)));
+    this.env = {
+      store,
+      cache,
+      steppers: {
+        job: new Stepper(jobMachine),
+        connector: new Stepper(connectorMachine),
+        worker: new Stepper(workerMachine),
+        machine: new Stepper(hostMachine),
+      },
+      effects: {},
+    };
+  }
+
+  /** Performs a machine's named action (`abortWork`, `workerLost`...) inside the step that produced it. */
+  provideEffect(actionType: string, effect: Effect): void {
+    this.env.effects[actionType] = effect;
+  }
+
+  addBeforeCommit(hook: BeforeCommit): void {
+    this.beforeCommit.push(hook);
+  }
+
+  /** Calls `listener` with the due time of timers committed transactions set. */
+  onTimersSet(listener: (dueAt: number) => void): () => void {
+    this.timerListeners.add(listener);
+    return () => this.timerListeners.delete(listener);
+  }
+
+  /**
+   * Runs `work` in a transaction and commits what it staged. On a conflict the work runs again
+   * from scratch, so it must read everything through `tx`. `consumeTimer` makes the commit
+   * conditional on that timer still existing (and removes it).
+   */
+  async run<T>(work: (tx: Transaction) => Promise<T>, consumeTimer?: TimerRef): Promise<{ value: T; entries: LogEntry[] }> {
+    for (let attempt = 1; ; attempt++) {
+      const tx = new Transaction(this.env, this.clock(), consumeTimer, attempt > 1);
+      const value = await work(tx);
+      for (const hook of this.beforeCommit) await hook(tx);
+      const args = tx.commitArgs();
+      if (args.records.length === 0 && args.setTimers.length === 0 && args.clearTimers.length === 0 && consumeTimer === undefined) {
+        return { value, entries: [] };
+      }
+      try {
+        const entries = await this.store.commit(args);
+        // This hub's next steps see its own writes before the log brings them back.
+        if (this.env.cache) for (const record of args.records) this.env.cache.learn(record);
+        tx.afterCommit();
+        const dueAt = tx.earliestTimer();
+        if (dueAt !== undefined) for (const listener of this.timerListeners) listener(dueAt);
+        return { value, entries };
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+}

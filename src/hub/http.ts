@@ -1,0 +1,189 @@
+/** The HTTP API (JSON), the SSE stream, health, metrics and the monitor UI. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { HubError, invalidInput, parseInput } from '../protocol/errors.js';
+import { jobBatchSchema, jobSubmissionSchema, type JobSubmission } from '../protocol/jobs.js';
+import { offsetSchema } from '../protocol/monitor.js';
+import { KINDS } from '../protocol/record.js';
+import { idSchema } from '../protocol/ids.js';
+import type { Store } from '../store/store.js';
+import { bearerToken, type Auth, type Permission } from './auth.js';
+import type { Feed } from './feed.js';
+import type { Jobs } from './jobs.js';
+import type { Presence } from './presence.js';
+import type { Metrics } from './metrics.js';
+import { encodeSnapshot } from './encoding.js';
+import { fallbackPage } from './fallback-page.js';
+import { streamEvents } from './sse.js';
+
+export interface HttpDeps {
+  store: Store;
+  jobs: Jobs;
+  presence: Presence;
+  feed: Feed;
+  auth: Auth;
+  metrics: Metrics;
+  bodyLimit: number;
+  /** Built monitor UI (index.html and assets), if any. */
+  uiDir: string | undefined;
+  logger: boolean | object;
+}
+
+const commaList = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
+const kindsList = commaList.pipe(z.array(z.enum(KINDS)).min(1));
+
+const snapshotQuery = z.object({ kinds: kindsList.optional() });
+const eventsQuery = z.object({
+  since: offsetSchema.optional(),
+  kinds: kindsList.optional(),
+  ids: commaList.pipe(z.array(idSchema).min(1)).optional(),
+  token: z.string().optional(),
+});
+const idParams = z.object({ id: idSchema });
+
+export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: deps.logger, forceCloseConnections: true });
+  const { jobs, store, auth } = deps;
+  // JSON only: anything else is refused with 415 before it is read.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const hubError = toHubError(error, deps.bodyLimit);
+    if (hubError.code === 'internal' || hubError.code === 'unavailable') app.log.error(error);
+    void reply.status(hubError.status).send(hubError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(new HubError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`).toBody());
+  });
+
+  // Checked on request, before the body is read: strangers get 401, not a parse error.
+  const allow = (permission: Permission) => async (request: FastifyRequest) => {
+    auth.check(bearerToken(request.headers.authorization) ?? (request.query as { token?: string }).token, permission);
+  };
+
+  app.post('/api/jobs', { onRequest: allow('submit') }, async (request, reply) => {
+    const submission = parseInput(jobSubmissionSchema, request.body, 'job');
+    const [record] = await jobs.submit([submission]);
+    return reply.status(201).send(record);
+  });
+
+  app.post('/api/jobs/batch', { onRequest: allow('submit') }, async (request, reply) => {
+    const { jobs: items } = parseInput(jobBatchSchema, request.body, 'batch');
+    const submissions: JobSubmission[] = items.map((item, index) => {
+      const parsed = jobSubmissionSchema.safeParse(item);
+      if (parsed.success) return parsed.data;
+      const error = invalidInput(parsed.error, `job at index ${index}`);
+      throw new HubError('bad_request', `jobs[${index}] is invalid: ${error.message.replace(/^invalid job at index \d+: /, '')}`, {
+        index,
+        ...(error.details as object),
+      });
+    });
+    return reply.status(201).send({ records: await jobs.submit(submissions) });
+  });
+
+  app.get('/api/jobs/:id', { onRequest: allow('read') }, async (request) => jobs.get(parseInput(idParams, request.params, 'job id').id));
+
+  app.post('/api/jobs/:id/cancel', { onRequest: allow('submit') }, async (request) =>
+    jobs.cancel(parseInput(idParams, request.params, 'job id').id),
+  );
+
+  app.get('/api/actors/:id', { onRequest: allow('read') }, async (request) => {
+    const { id } = parseInput(idParams, request.params, 'actor id');
+    const record = await store.get(id);
+    if (!record) throw new HubError('not_found', `no actor ${id}`);
+    return record;
+  });
+
+  app.delete('/api/actors/:id', { onRequest: allow('manage') }, async (request) =>
+    deps.presence.remove(parseInput(idParams, request.params, 'actor id').id),
+  );
+
+  const history = async (request: FastifyRequest, kind?: 'job') => {
+    const { id } = parseInput(idParams, request.params, 'id');
+    const record = await store.get(id);
+    if (!record || (kind && record.kind !== kind)) throw new HubError('not_found', `no ${kind ?? 'actor'} ${id}`);
+    return { entries: await store.history(id) };
+  };
+  app.get('/api/jobs/:id/history', { onRequest: allow('read') }, (request) => history(request, 'job'));
+  app.get('/api/actors/:id/history', { onRequest: allow('read') }, (request) => history(request));
+
+  app.get('/api/throughput', { onRequest: allow('read') }, async () => deps.metrics.throughput());
+
+  app.get('/api/snapshot', { onRequest: allow('read') }, async (request, reply) => {
+    const { kinds } = parseInput(snapshotQuery, request.query, 'query');
+    const snapshot = await store.snapshot(kinds);
+    return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(encodeSnapshot(snapshot));
+  });
+
+  app.get('/api/events', { onRequest: allow('read') }, async (request, reply) => {
+    const query = parseInput(eventsQuery, request.query, 'query');
+    const lastEventId = request.headers['last-event-id'];
+    const since = query.since ?? (typeof lastEventId === 'string' && lastEventId ? lastEventId : undefined);
+    const filter = query.kinds || query.ids ? { ...(query.kinds && { kinds: query.kinds }), ...(query.ids && { ids: query.ids }) } : undefined;
+    reply.hijack();
+    deps.metrics.monitors.inc();
+    reply.raw.once('close', () => deps.metrics.monitors.dec());
+    await streamEvents(reply.raw, deps.feed, { since, filter }).catch((error) => {
+      app.log.error(error);
+      reply.raw.destroy();
+    });
+  });
+
+  app.get('/healthz', { onRequest: allow('read') }, async (_request, reply) => {
+    try {
+      await withTimeout(store.ping(), 2_000);
+    } catch (error) {
+      throw new HubError('unavailable', `the ${store.kind} store does not answer: ${(error as Error).message}`, { store: store.kind });
+    }
+    return reply.header('cache-control', 'no-store').send({ status: 'ok', store: store.kind });
+  });
+
+  app.get('/metrics', { onRequest: allow('read') }, async (_request, reply) => {
+    const text = await deps.metrics.render();
+    return reply.type(deps.metrics.contentType).send(text);
+  });
+
+  await serveUi(app, deps.uiDir);
+  return app;
+}
+
+/** The built monitor at `/` (it holds no data, so it needs no token), or a plain live page until it is built. */
+async function serveUi(app: FastifyInstance, uiDir: string | undefined): Promise<void> {
+  if (uiDir && existsSync(join(uiDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', wildcard: false });
+    return;
+  }
+  app.get('/', async (_request, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fallbackPage));
+}
+
+function toHubError(error: FastifyError, bodyLimit: number): HubError {
+  if (error instanceof HubError) return error;
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HubError('payload_too_large', `the body is over the limit of ${bodyLimit} bytes`, { limit: bodyLimit });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HubError('unsupported_media_type', 'send JSON with Content-Type: application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HubError('bad_request', 'the body is empty; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HubError('bad_request', 'Content-Length does not match the body');
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return new HubError('bad_request', `malformed JSON: ${error.message}`);
+  }
+  if (error.name === 'StoreUnavailableError') return new HubError('unavailable', error.message);
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new HubError('bad_request', error.message);
+  }
+  return new HubError('internal', `internal error: ${error.message}`);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const handle = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(handle));
+  });
+}

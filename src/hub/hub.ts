@@ -1,0 +1,160 @@
+/** The hub: the store, the actors it runs, and its edges (HTTP, SSE, Socket.IO), wired together. */
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server } from 'socket.io';
+import pino, { type Logger } from 'pino';
+import { WORKER_TIMING_DEFAULTS, type WorkerTimings } from '../../machines/worker.js';
+import { MemoryStore } from '../store/memory.js';
+import { RedisStore } from '../store/redis.js';
+import type { Store } from '../store/store.js';
+import { ActorHost } from './actor-host.js';
+import { Auth, type Tokens } from './auth.js';
+import { Dispatcher } from './dispatch.js';
+import { Feed } from './feed.js';
+import { createHttp } from './http.js';
+import { Jobs } from './jobs.js';
+import { Metrics } from './metrics.js';
+import { attachMonitorGateway } from './monitor-gateway.js';
+import { toConnectError } from './socket-errors.js';
+import { HubError } from '../protocol/errors.js';
+import { Presence } from './presence.js';
+import { RETENTION_DEFAULTS, Retention, type RetentionOptions } from './retention.js';
+import { TimerLoop } from './timers.js';
+import { attachWorkerGateway } from './worker-gateway.js';
+
+export interface HubOptions {
+  /** 0 picks a free port. Default 3000. */
+  port?: number;
+  /** Default 127.0.0.1: without tokens the hub stays on loopback unless told otherwise. */
+  host?: string;
+  /** Where state lives. Default: a Redis store when `redis` is given, else a new in-memory store. */
+  store?: Store;
+  /** A Redis URL: state is durable and several hubs can share it. */
+  redis?: string;
+  /** Key prefix in Redis, so independent statehubs can share one server. Default `statehub`. */
+  redisPrefix?: string;
+  /** Token -> role; when set, every request and socket needs a token. */
+  tokens?: Tokens;
+  /** Largest accepted HTTP body, in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  timings?: Partial<WorkerTimings>;
+  retention?: Partial<RetentionOptions>;
+  /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
+  maxQueuedPackets?: number;
+  /** Directory of the built monitor UI. Default: the package's dist/ui. */
+  uiDir?: string;
+  /** A pino logger, or false for silence. Default: info to stdout. */
+  logger?: Logger | false;
+}
+
+export interface Hub {
+  /** http://host:port */
+  readonly url: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly log: Logger;
+  /** The Socket.IO server (namespaces /monitor and /worker), for embedding and tests. */
+  readonly io: Server;
+  close(): Promise<void>;
+}
+
+// The built monitor is dist/ui, whether this module runs from dist/src/hub or from src/hub.
+const here = fileURLToPath(new URL('.', import.meta.url));
+const DEFAULT_UI_DIR = join(here, here.includes(`${sep}dist${sep}`) ? '../../ui' : '../../dist/ui');
+
+export async function startHub(options: HubOptions = {}): Promise<Hub> {
+  const log = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
+  const ownStore = !options.store;
+  const store = options.store ?? (options.redis ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : new MemoryStore());
+  const timings = { ...WORKER_TIMING_DEFAULTS, ...options.timings };
+  const auth = new Auth(options.tokens);
+  const onError = (error: unknown) => log.error({ err: error }, 'hub error');
+
+  const host = new ActorHost(store);
+  const presence = new Presence(host, timings);
+  const jobs = new Jobs(host);
+  const dispatcher = new Dispatcher(host, onError);
+  const feed = new Feed(store);
+  const metrics = new Metrics(store);
+  const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
+  const timers = new TimerLoop(host, 250, onError);
+  const unsubscribe = store.subscribe((entries) => {
+    dispatcher.observe(entries);
+    retention.observe(entries);
+    metrics.observe(entries);
+  });
+
+  const app = await createHttp({
+    store,
+    jobs,
+    presence,
+    feed,
+    auth,
+    metrics,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    uiDir: options.uiDir ?? DEFAULT_UI_DIR,
+    logger: false,
+  });
+  const io = new Server(app.server, {
+    serveClient: false,
+    perMessageDeflate: false,
+    httpCompression: false,
+    maxHttpBufferSize: options.bodyLimit ?? 1024 * 1024,
+    cors: { origin: true },
+  });
+  let closing = false;
+  io.of('/').use((_socket, next) => next(toConnectError(new HubError('not_found', 'connect to the /monitor or /worker namespace'))));
+  const monitors = io.of('/monitor');
+  const stopBroadcast = attachMonitorGateway(monitors, feed, auth, { maxQueuedPackets: options.maxQueuedPackets ?? 10_000, onError });
+  const workers = io.of('/worker');
+  attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, closing: () => closing, onError });
+  monitors.on('connection', (socket) => {
+    metrics.monitors.inc();
+    socket.on('disconnect', () => metrics.monitors.dec());
+  });
+  workers.on('connection', (socket) => {
+    metrics.workerSockets.inc();
+    socket.on('disconnect', () => metrics.workerSockets.dec());
+  });
+
+  const listenHost = options.host ?? '127.0.0.1';
+  await app.listen({ port: options.port ?? 3000, host: listenHost });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
+  const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
+  timers.start();
+  retention.start();
+  log.info(
+    { url, store: store.kind, auth: auth.enabled ? 'tokens' : 'open' },
+    auth.enabled
+      ? `statehub hub listening on ${url}`
+      : `statehub hub listening on ${url} without tokens${isLoopback(listenHost) ? ' (loopback only)' : ': anyone who can reach it may use it'}`,
+  );
+
+  return {
+    url,
+    port,
+    store,
+    log,
+    io,
+    async close() {
+      closing = true;
+      stopBroadcast();
+      await timers.stop();
+      await retention.stop();
+      await dispatcher.stop();
+      io.disconnectSockets(true);
+      // SSE streams and keep-alive requests would hold the server open.
+      app.server.closeAllConnections();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await app.close();
+      unsubscribe();
+      feed.close();
+      if (ownStore) await store.close();
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -1,0 +1,89 @@
+/**
+ * Jobs as clients and workers drive them: submit and cancel from the API; start, progress,
+ * completion and failure from the worker that holds the job's lease.
+ */
+import { randomBytes } from 'node:crypto';
+import { JOB_FINAL_STATES, type JobContext, type JobEvent } from '../../machines/job.js';
+import { HubError } from '../protocol/errors.js';
+import { toJobInput, type JobSubmission } from '../protocol/jobs.js';
+import type { ActorRecord } from '../protocol/record.js';
+import { leaseHolder } from '../store/job-index.js';
+import type { ActorHost } from './actor-host.js';
+import type { Transaction } from './transaction.js';
+
+const FINAL = new Set<string>(JOB_FINAL_STATES);
+
+export const isFinal = (job: ActorRecord) => FINAL.has(job.state);
+
+export const jobContext = (job: ActorRecord) => job.snapshot.context as unknown as JobContext;
+
+let lastMs = 0;
+let sameMs = 0;
+// Random bits drawn in bulk: one randomBytes call per id costs more than the rest of a submission.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    pool = randomBytes(4_096);
+    poolAt = 0;
+  }
+  poolAt += bytes;
+  return pool.toString('hex', poolAt - bytes, poolAt);
+}
+
+/**
+ * Job ids in submission order (the queue breaks ties of equal priority and millisecond by id):
+ * `job_` + time (base 36) + a counter within the millisecond + 48 random bits.
+ */
+export function newJobId(now: number): string {
+  if (now > lastMs) {
+    lastMs = now;
+    sameMs = 0;
+  } else {
+    sameMs += 1;
+  }
+  return `job_${lastMs.toString(36)}${sameMs.toString(36).padStart(4, '0')}${randomHex(6)}`;
+}
+
+export class Jobs {
+  constructor(private readonly host: ActorHost) {}
+
+  /** Creates the jobs, all or none; they wait `pending` until a connector of their type is idle. */
+  async submit(submissions: JobSubmission[]): Promise<ActorRecord[]> {
+    const { value } = await this.host.run(async (tx) => {
+      const records: ActorRecord[] = [];
+      for (const submission of submissions) {
+        records.push(await tx.create('job', newJobId(tx.now), toJobInput(submission, tx.updatedAt)));
+      }
+      return records;
+    });
+    return value;
+  }
+
+  async get(id: string): Promise<ActorRecord> {
+    const record = await this.host.store.get(id);
+    if (!record || record.kind !== 'job') throw new HubError('not_found', `no job ${id}`);
+    return record;
+  }
+
+  /** Cancels an unfinished job; a running one is aborted on its connector. */
+  async cancel(id: string, reason = 'cancelled by a client'): Promise<ActorRecord> {
+    const { value } = await this.host.run(async (tx) => {
+      const job = await tx.get(id);
+      if (!job || job.kind !== 'job') throw new HubError('not_found', `no job ${id}`);
+      if (isFinal(job)) throw new HubError('conflict', `job ${id} is already ${job.state}`, { state: job.state });
+      return (await tx.send(id, { type: 'CANCEL', reason } satisfies JobEvent)) as ActorRecord;
+    });
+    return value;
+  }
+
+  /**
+   * Applies a report of the worker holding the job (START, PROGRESS, COMPLETE, FAIL, or LEASE_LOST
+   * when it could not take it); false when it does not hold the job (late, or its lease was lost).
+   */
+  async report(tx: Transaction, workerId: string, jobId: string, event: JobEvent): Promise<boolean> {
+    const job = await tx.get(jobId);
+    if (!job || leaseHolder(job) !== workerId) return false;
+    return (await tx.send(jobId, event)) !== undefined;
+  }
+}

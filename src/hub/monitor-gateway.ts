@@ -1,0 +1,112 @@
+/**
+ * Socket.IO namespace `/monitor`: read-only observers. Each gets `snapshot` (or a replay of the
+ * changes after its `since`, as `transitions`), then `synced` `{ offset, via }`, then live
+ * `transitions` batches. Observers without a filter share
+ * one room, so each batch is encoded once for all of them.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import { HubError, invalidInput } from '../protocol/errors.js';
+import { reject, toConnectError } from './socket-errors.js';
+import { monitorAuthSchema, recordFilter, type MonitorAuth } from '../protocol/monitor.js';
+import type { LogEntry } from '../protocol/record.js';
+import type { Auth } from './auth.js';
+import type { Feed } from './feed.js';
+
+const LIVE_ROOM = 'live';
+/** Replays and catch-ups are sent in batches of at most this many changes. */
+export const REPLAY_BATCH = 1_000;
+
+export interface MonitorGatewayOptions {
+  /** A monitor whose unsent packets exceed this is cut off; it resumes with `since` when it reconnects. */
+  maxQueuedPackets: number;
+  onError: (error: unknown) => void;
+}
+
+export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, options: MonitorGatewayOptions): () => void {
+  nsp.use((socket, next) => {
+    const parsed = monitorAuthSchema.safeParse(socket.handshake.auth ?? {});
+    try {
+      if (!parsed.success) throw invalidInput(parsed.error, 'monitor handshake auth');
+      auth.check(parsed.data.token, 'read');
+      socket.data.request = parsed.data;
+      next();
+    } catch (error) {
+      next(toConnectError(error));
+    }
+  });
+
+  nsp.on('connection', (socket) => {
+    socket.onAny((event: string, ...args: unknown[]) => {
+      reject(socket, new HubError('bad_request', `monitors are read-only: the hub accepts no "${event}" event here`), args);
+    });
+    void follow(socket, feed, socket.data.request as MonitorAuth, options).catch((error) => {
+      options.onError(error);
+      socket.emit('error', new HubError('unavailable', `cannot read the snapshot: ${(error as Error).message}`).toBody());
+      socket.disconnect(true);
+    });
+  });
+
+  const stopResets = feed.onReset(() => {
+    for (const socket of nsp.sockets.values()) socket.conn.close();
+  });
+  const stopBroadcast = feed.onBroadcast((entries) => {
+    const room = nsp.adapter.rooms.get(LIVE_ROOM);
+    if (!room || room.size === 0) return;
+    nsp.to(LIVE_ROOM).emit('transitions', entries);
+    for (const id of room) cutOffIfBehind(nsp.sockets.get(id), options.maxQueuedPackets);
+  });
+  return () => {
+    stopResets();
+    stopBroadcast();
+  };
+}
+
+async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options: MonitorGatewayOptions): Promise<void> {
+  const filtered = recordFilter(request.filter) !== undefined;
+  const follower = filtered
+    ? {
+        push: (entries: LogEntry[]) => {
+          socket.emit('transitions', entries);
+          cutOffIfBehind(socket, options.maxQueuedPackets);
+        },
+      }
+    : undefined;
+  if (socket.disconnected) return;
+  await feed.join(
+    request,
+    (initial, tail) => {
+      if (socket.disconnected) return;
+      if (initial.type === 'snapshot') socket.emit('snapshot', initial.snapshot);
+      else emitInBatches(socket, initial.entries);
+      emitInBatches(socket, tail);
+      const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
+      // Tells the client it is caught up (a resume that missed nothing sends no other event).
+      socket.emit('synced', { offset, via: initial.type });
+      if (!filtered) void socket.join(LIVE_ROOM);
+    },
+    follower,
+  );
+  if (follower) {
+    if (socket.disconnected) feed.leave(follower);
+    else socket.on('disconnect', () => feed.leave(follower));
+  }
+}
+
+function emitInBatches(socket: Socket, entries: LogEntry[]): void {
+  for (let start = 0; start < entries.length; start += REPLAY_BATCH) {
+    socket.emit('transitions', entries.slice(start, start + REPLAY_BATCH));
+  }
+}
+
+/** Never lets one slow monitor grow the hub's memory: past the bound it is disconnected and resumes later. */
+function cutOffIfBehind(socket: Socket | undefined, maxQueuedPackets: number): void {
+  if (!socket || queuedPackets(socket) <= maxQueuedPackets) return;
+  socket.emit('error', new HubError('unavailable', 'this monitor fell too far behind; reconnect with `since` to resume').toBody());
+  // Closing the transport (not the namespace) lets the client reconnect by itself.
+  socket.conn.close();
+}
+
+/** Packets engine.io holds for a socket whose transport has not drained yet (not in its public types). */
+function queuedPackets(socket: Socket): number {
+  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+}

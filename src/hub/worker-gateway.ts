@@ -1,0 +1,229 @@
+/**
+ * Socket.IO namespace `/worker`: workers register their connectors, keep their session alive
+ * with heartbeats, report connector snapshots and job outcomes, and receive assignments and
+ * aborts. Each socket's messages are handled in the order they were sent; the reports that
+ * queued up while one transaction was committing go together into the next one, so a busy
+ * worker costs one commit per batch of reports, not one per report.
+ */
+import type { Namespace, Socket } from 'socket.io';
+import { z } from 'zod';
+import { HubError, invalidInput } from '../protocol/errors.js';
+import {
+  connectorUpdateSchema,
+  jobCompletedSchema,
+  jobFailedSchema,
+  jobProgressSchema,
+  jobRejectedSchema,
+  jobStartedSchema,
+  registerSchema,
+  workerAuthSchema,
+  type RegisterAck,
+} from '../protocol/worker.js';
+import type { WorkerTimings } from '../../machines/worker.js';
+import type { ActorHost } from './actor-host.js';
+import type { Auth } from './auth.js';
+import type { Dispatcher, WorkerLink } from './dispatch.js';
+import type { Jobs } from './jobs.js';
+import { reject, toConnectError } from './socket-errors.js';
+import type { Transaction } from './transaction.js';
+import type { JobEvent } from '../../machines/job.js';
+import type { Presence } from './presence.js';
+
+export interface WorkerGatewayDeps {
+  host: ActorHost;
+  presence: Presence;
+  jobs: Jobs;
+  dispatcher: Dispatcher;
+  auth: Auth;
+  timings: WorkerTimings;
+  /** True while the hub shuts down: its sockets closing is not the workers leaving. */
+  closing: () => boolean;
+  onError: (error: unknown) => void;
+}
+
+type Ack = (answer: unknown) => void;
+
+/** A message waiting its turn: `inTx` ones may share a transaction with their neighbours. */
+type Pending =
+  | { event: string; ack: Ack | undefined; inTx: (tx: Transaction) => Promise<unknown> }
+  | { event: string; ack: Ack | undefined; alone: () => Promise<unknown> };
+
+/** Most reports committed together. */
+const MAX_BATCH = 256;
+
+export function attachWorkerGateway(nsp: Namespace, deps: WorkerGatewayDeps): void {
+  nsp.use((socket, next) => {
+    const parsed = workerAuthSchema.safeParse(socket.handshake.auth ?? {});
+    try {
+      if (!parsed.success) throw invalidInput(parsed.error, 'worker handshake auth');
+      deps.auth.check(parsed.data.token, 'work');
+      next();
+    } catch (error) {
+      next(toConnectError(error));
+    }
+  });
+  nsp.on('connection', (socket) => new WorkerSession(socket, deps));
+}
+
+class WorkerSession {
+  private workerId: string | undefined;
+  private readonly handled = new Set<string>();
+  /** How each report that may come in a `reports` batch is read. */
+  private readonly reports = new Map<string, (payload: unknown, ack: Ack) => Pending | HubError>();
+  private readonly pending: Pending[] = [];
+  private draining = false;
+  private readonly link: WorkerLink;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly deps: WorkerGatewayDeps,
+  ) {
+    this.link = {
+      assign: (assignments) => socket.emit('job:assign', assignments),
+      abort: (abort) => socket.emit('job:abort', abort),
+    };
+    const { presence, jobs } = deps;
+    const report = (tx: Transaction, jobId: string, event: JobEvent) => jobs.report(tx, this.registered(), jobId, event);
+    this.alone('register', registerSchema, (registration) => this.register(registration));
+    this.alone('drain', undefined, async () => ({ ok: await deps.host.run((tx) => presence.drain(tx, this.registered(), socket.id)).then((done) => done.value) }));
+    this.inTx('heartbeat', undefined, async (_, tx) => ({ resync: !(await presence.heartbeat(tx, this.registered(), socket.id)) }));
+    this.inTx('connector', connectorUpdateSchema, async ({ id, snapshot }, tx) => ({ ok: await presence.connectorChanged(tx, this.registered(), socket.id, id, snapshot) }));
+    this.inTx('job:started', jobStartedSchema, async ({ jobId }, tx) => ({ ok: await report(tx, jobId, { type: 'START' }) }));
+    this.inTx('job:progress', jobProgressSchema, async ({ jobId, progress }, tx) => ({ ok: await report(tx, jobId, { type: 'PROGRESS', progress }) }));
+    this.inTx('job:completed', jobCompletedSchema, async ({ jobId, result }, tx) => ({ ok: await report(tx, jobId, { type: 'COMPLETE', result: result ?? null }) }));
+    this.inTx('job:failed', jobFailedSchema, async ({ jobId, error }, tx) => ({ ok: await report(tx, jobId, { type: 'FAIL', error }) }));
+    this.inTx('job:rejected', jobRejectedSchema, async ({ jobId, reason }, tx) => ({ ok: await report(tx, jobId, { type: 'LEASE_LOST', reason }) }));
+    socket.on('reports', (...args: unknown[]) => this.batch(args));
+    this.handled.add('reports');
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (!this.handled.has(event)) reject(socket, new HubError('bad_request', `unknown worker event "${event}"`), args);
+    });
+    socket.on('disconnect', () => this.disconnected());
+  }
+
+  private async register(registration: z.output<typeof registerSchema>): Promise<RegisterAck> {
+    if (this.workerId !== undefined && this.workerId !== registration.workerId) {
+      throw new HubError('conflict', `this connection is worker ${this.workerId}; connect again to register ${registration.workerId}`);
+    }
+    await this.deps.presence.register(registration, this.socket.id);
+    this.workerId = registration.workerId;
+    this.socket.data.workerId = registration.workerId;
+    this.deps.dispatcher.attach(registration.workerId, this.link);
+    return { sessionId: this.socket.id, heartbeatMs: this.deps.timings.heartbeatMs };
+  }
+
+  private registered(): string {
+    if (this.workerId === undefined) throw new HubError('conflict', 'register first');
+    return this.workerId;
+  }
+
+  /** A message handled in its own transaction(s). */
+  private alone<S extends z.ZodType | undefined>(event: string, schema: S, handle: (payload: Payload<S>) => Promise<unknown>): void {
+    this.listen(event, schema, (payload, ack) => ({ event, ack, alone: () => handle(payload) }));
+  }
+
+  /** A report applied inside a transaction it may share with the reports queued beside it; it may also come in a `reports` batch. */
+  private inTx<S extends z.ZodType | undefined>(event: string, schema: S, handle: (payload: Payload<S>, tx: Transaction) => Promise<unknown>): void {
+    const toPending = (payload: Payload<S>, ack: Ack | undefined): Pending => ({ event, ack, inTx: (tx) => handle(payload, tx) });
+    this.listen(event, schema, toPending);
+    this.reports.set(event, (payload, ack) => {
+      const parsed = schema ? schema.safeParse(payload) : { success: true as const, data: undefined };
+      return parsed.success ? toPending(parsed.data as Payload<S>, ack) : invalidInput(parsed.error, `${event} report`);
+    });
+  }
+
+  /** `reports` [[event, payload], ...]: many reports in one message, answered by one ack with an answer each. */
+  private batch(args: unknown[]): void {
+    const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+    const parsed = reportsSchema.safeParse(args[0]);
+    if (!parsed.success) return reject(this.socket, invalidInput(parsed.error, 'reports message'), ack ? [ack] : []);
+    const answers: unknown[] = new Array(parsed.data.length);
+    let left = parsed.data.length;
+    const answered = (index: number) => (answer: unknown) => {
+      answers[index] = answer;
+      if (--left === 0) ack?.(answers);
+    };
+    parsed.data.forEach(([event, payload], index) => {
+      const read = this.reports.get(event);
+      const item = read ? read(payload, answered(index)) : new HubError('bad_request', `unknown report "${event}"`);
+      if (item instanceof HubError) answered(index)(item.toBody());
+      else this.pending.push(item);
+    });
+    void this.drain();
+  }
+
+  /** Validates `event` as it arrives (a bad one is answered at once) and queues it in order. */
+  private listen<S extends z.ZodType | undefined>(event: string, schema: S, toPending: (payload: Payload<S>, ack: Ack | undefined) => Pending): void {
+    this.handled.add(event);
+    this.socket.on(event, (...args: unknown[]) => {
+      const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+      let payload: unknown;
+      if (schema) {
+        const parsed = schema.safeParse(args[0]);
+        if (!parsed.success) return reject(this.socket, invalidInput(parsed.error, `${event} message`), ack ? [ack] : []);
+        payload = parsed.data;
+      }
+      this.pending.push(toPending(payload as Payload<S>, ack));
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.pending.length > 0) {
+        const first = this.pending[0] as Pending;
+        if ('alone' in first) {
+          this.pending.shift();
+          await this.answer([first], async () => [await first.alone()]);
+          continue;
+        }
+        let count = 0;
+        while (count < this.pending.length && count < MAX_BATCH && 'inTx' in (this.pending[count] as Pending)) count++;
+        const batch = this.pending.splice(0, count) as Array<Extract<Pending, { inTx: unknown }>>;
+        await this.answer(batch, async () => {
+          const { value } = await this.deps.host.run(async (tx) => {
+            const answers: unknown[] = [];
+            // A refusal of one report (a HubError) is its answer; it does not undo the others.
+            for (const item of batch) answers.push(await item.inTx(tx).catch((error: unknown) => (error instanceof HubError ? error : Promise.reject(error))));
+            return answers;
+          });
+          return value;
+        });
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Acks each message with its answer; when the work itself failed, answers them all with why. */
+  private async answer(items: Pending[], work: () => Promise<unknown[]>): Promise<void> {
+    let answers: unknown[];
+    try {
+      answers = await work();
+    } catch (error) {
+      const hubError = error instanceof HubError ? error : new HubError('unavailable', `hub could not handle ${items[0]?.event}: ${(error as Error).message}`);
+      if (!(error instanceof HubError)) this.deps.onError(error);
+      answers = items.map(() => hubError);
+    }
+    items.forEach((item, index) => {
+      const answer = answers[index];
+      if (answer instanceof HubError) reject(this.socket, answer, item.ack ? [item.ack] : []);
+      else item.ack?.(answer);
+    });
+  }
+
+  private disconnected(): void {
+    const workerId = this.workerId;
+    if (workerId === undefined) return;
+    this.deps.dispatcher.detach(workerId, this.link);
+    if (this.deps.closing()) return;
+    this.pending.push({ event: 'disconnect', ack: undefined, alone: () => this.deps.presence.disconnect(workerId, this.socket.id) });
+    void this.drain();
+  }
+}
+
+type Payload<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+const reportsSchema = z.array(z.tuple([z.string(), z.unknown()])).min(1).max(1_000);

@@ -1,0 +1,12 @@
+/** `statehub`: run a hub in your own process, and the types of what it serves. */
+export { startHub, type Hub, type HubOptions } from './hub/hub.js';
+export { MemoryStore } from './store/memory.js';
+export type { Store, Commit, Timer, StoreOptions } from './store/store.js';
+export { ConflictError, StoreUnavailableError } from './store/store.js';
+export { Monitor, type MonitorOptions, type ConnectionState } from './client/monitor.js';
+export { View, type ViewChange } from './client/view.js';
+export { KINDS, topState, type ActorRecord, type Kind, type LogEntry, type Snapshot, type PersistedSnapshot } from './protocol/record.js';
+export type { Filter } from './protocol/monitor.js';
+export type { JobSubmission } from './protocol/jobs.js';
+export { HubError, type ErrorBody, type ErrorCode } from './protocol/errors.js';
+export type { Tokens, Role } from './hub/auth.js';

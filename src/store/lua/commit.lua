@@ -1,0 +1,169 @@
+--[[
+  commit: writes records, their log entries, the pending-job and lease indexes and timers, all or
+  nothing. Checks first (every seq follows the stored one, the consumed timer still has its due
+  time), then writes; a failed check writes nothing.
+
+  Keys all derive from the prefix (ARGV[1]): this store targets a standalone Redis.
+  ARGV: prefix, now, logLimit, archiveRetentionMs, archiveLimit, historyLimit, consumeKey ('' for
+        none), consumeDueAt, recordCount, then per record 11 fields:
+          id, seq, kind, json, removed ('1' or ''), parentId (''), queueType ('' when not
+          pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder ('')
+        then setCount, per timer: key, dueAt, json; then clearCount, per timer: key.
+  Returns the new stream ids, one per record.
+]]
+local p = ARGV[1]
+local now = tonumber(ARGV[2])
+-- One more than asked: a resume from the entry just before the last logLimit ones needs that entry (see since.lua).
+local logLimit = tonumber(ARGV[3]) + 1
+local retention = tonumber(ARGV[4])
+local archiveLimit = tonumber(ARGV[5])
+local historyLimit = tonumber(ARGV[6])
+local consumeKey = ARGV[7]
+local consumeDueAt = ARGV[8]
+local count = tonumber(ARGV[9])
+local FIELDS = 11
+local first = 10
+
+-- meta: id -> "seq\nkind\nparent\nremoved" (removed is '1' while the actor is archived).
+local metaKey = p .. ':meta'
+
+-- Each actor's meta as the commit goes: read once, then kept current record by record.
+local metas = {}
+local function metaOf(id)
+  local meta = metas[id]
+  if meta == nil then
+    meta = redis.call('HGET', metaKey, id) or false
+    metas[id] = meta
+  end
+  return meta
+end
+
+-- Checks.
+local seen = {}
+for i = 0, count - 1 do
+  local at = first + i * FIELDS
+  local id = ARGV[at]
+  local seq = tonumber(ARGV[at + 1])
+  local meta = metaOf(id)
+  local previous = seen[id] or (meta and tonumber(string.match(meta, '^(%d+)'))) or 0
+  if seq ~= previous + 1 then
+    return redis.error_reply('CONFLICT ' .. id .. ': expected seq ' .. (previous + 1) .. ', got ' .. seq)
+  end
+  seen[id] = seq
+end
+if consumeKey ~= '' then
+  local due = redis.call('ZSCORE', p .. ':timers', consumeKey)
+  if (not due) or tonumber(due) ~= tonumber(consumeDueAt) then
+    return redis.error_reply('CONFLICT timer ' .. consumeKey .. ' is gone or was reset')
+  end
+end
+
+-- Writes.
+local offsets = {}
+local anyRemoved = false
+for i = 0, count - 1 do
+  local at = first + i * FIELDS
+  local id, seq, kind, json = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local removed = ARGV[at + 4] == '1'
+  local parent = ARGV[at + 5]
+  local queueType, queueGroup, queueRequirements, queueMember = ARGV[at + 6], ARGV[at + 7], ARGV[at + 8], ARGV[at + 9]
+  local holder = ARGV[at + 10]
+
+  local meta = metaOf(id)
+  local oldParent, wasRemoved = '', false
+  if meta then
+    local _, _, parentBefore, removedBefore = string.match(meta, '^(%d+)\n([^\n]*)\n([^\n]*)\n?(.*)$')
+    oldParent, wasRemoved = parentBefore or '', removedBefore == '1'
+  end
+
+  if removed then
+    anyRemoved = true
+    redis.call('HDEL', p .. ':rec:' .. kind, id)
+    redis.call('HSET', p .. ':arc', id, json)
+    redis.call('ZADD', p .. ':arcidx', now + retention, id)
+  else
+    redis.call('HSET', p .. ':rec:' .. kind, id, json)
+    if wasRemoved then
+      redis.call('ZREM', p .. ':arcidx', id)
+      redis.call('HDEL', p .. ':arc', id)
+    end
+  end
+  local newMeta = seq .. '\n' .. kind .. '\n' .. parent .. '\n' .. (removed and '1' or '')
+  metas[id] = newMeta
+  redis.call('HSET', metaKey, id, newMeta)
+
+  if oldParent ~= '' and (oldParent ~= parent or removed) then
+    redis.call('SREM', p .. ':children:' .. oldParent, id)
+  end
+  if parent ~= '' and not removed then
+    redis.call('SADD', p .. ':children:' .. parent, id)
+  end
+
+  local queued = redis.call('HGET', p .. ':qm', id)
+  if queued then
+    local oldType, oldGroup, oldMember = string.match(queued, '^([^\n]*)\n([^\n]*)\n(.*)$')
+    local queue = p .. ':q:' .. oldType .. ':' .. oldGroup
+    redis.call('ZREM', queue, oldMember)
+    if redis.call('ZCARD', queue) == 0 then redis.call('HDEL', p .. ':qg:' .. oldType, oldGroup) end
+    redis.call('HDEL', p .. ':qm', id)
+  end
+  if queueType ~= '' then
+    redis.call('ZADD', p .. ':q:' .. queueType .. ':' .. queueGroup, 0, queueMember)
+    redis.call('HSET', p .. ':qg:' .. queueType, queueGroup, queueRequirements)
+    redis.call('HSET', p .. ':qm', id, queueType .. '\n' .. queueGroup .. '\n' .. queueMember)
+  end
+
+  local oldHolder = redis.call('HGET', p .. ':leaseof', id)
+  if (oldHolder or '') ~= holder then
+    if oldHolder then
+      redis.call('SREM', p .. ':lease:' .. oldHolder, id)
+      redis.call('HDEL', p .. ':leaseof', id)
+    end
+    if holder ~= '' then
+      redis.call('SADD', p .. ':lease:' .. holder, id)
+      redis.call('HSET', p .. ':leaseof', id, holder)
+    end
+  end
+
+  local offset = redis.call('XADD', p .. ':log', 'MAXLEN', '~', logLimit, '*', 'r', json)
+  offsets[#offsets + 1] = offset
+  if historyLimit > 0 then
+    redis.call('RPUSH', p .. ':hist:' .. id, offset .. '\n' .. json)
+    redis.call('LTRIM', p .. ':hist:' .. id, -historyLimit, -1)
+  end
+end
+
+-- Timers: the consumed one, then clears, then sets (a key cleared and set again ends set).
+local function clearTimer(key)
+  redis.call('ZREM', p .. ':timers', key)
+  redis.call('HDEL', p .. ':timer', key)
+end
+if consumeKey ~= '' then clearTimer(consumeKey) end
+local at = first + count * FIELDS
+local setCount = tonumber(ARGV[at])
+local sets = at + 1
+local clearAt = sets + setCount * 3
+local clearCount = tonumber(ARGV[clearAt])
+for i = 1, clearCount do clearTimer(ARGV[clearAt + i]) end
+for i = 0, setCount - 1 do
+  local key, dueAt, json = ARGV[sets + i * 3], ARGV[sets + i * 3 + 1], ARGV[sets + i * 3 + 2]
+  redis.call('ZADD', p .. ':timers', dueAt, key)
+  redis.call('HSET', p .. ':timer', key, json)
+end
+
+-- The archive keeps removed records for their retention, and at most archiveLimit of them;
+-- swept when something is archived (as the memory store does).
+if not anyRemoved then return offsets end
+local expired = redis.call('ZRANGEBYSCORE', p .. ':arcidx', '-inf', now, 'LIMIT', 0, 100)
+local excess = redis.call('ZCARD', p .. ':arcidx') - #expired - archiveLimit
+if excess > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', p .. ':arcidx', 0, excess - 1)) do expired[#expired + 1] = id end
+end
+for _, id in ipairs(expired) do
+  redis.call('ZREM', p .. ':arcidx', id)
+  redis.call('HDEL', p .. ':arc', id)
+  redis.call('HDEL', metaKey, id)
+  redis.call('DEL', p .. ':hist:' .. id)
+end
+
+return offsets

@@ -1,0 +1,379 @@
+/**
+ * The Redis store (ioredis): durable, and shared by several hubs. Every multi-key write is one
+ * Lua script (src/store/lua), so a record and its log entry land together or not at all. The
+ * log is a stream; each hub tails it on its own connection, so all hubs deliver one order.
+ *
+ * Offsets are `<epoch>:<stream id>`: the epoch is made once per Redis dataset, so an offset from
+ * another deployment, or from before the data was lost, is never taken for one of ours.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Requirements } from '../../machines/job.js';
+import { KINDS, type ActorRecord, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
+import { leaseHolder, queuePlace } from './job-index.js';
+import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+
+export interface RedisStoreOptions extends StoreOptions {
+  url: string;
+  /** Key prefix: several independent statehubs can share one Redis. Default `statehub`. */
+  prefix?: string;
+  /** How long one command may take before the store counts Redis as unreachable. Default 5 s. */
+  commandTimeoutMs?: number;
+}
+
+interface Scripts {
+  statehubCommit(args: (string | number)[]): Promise<string[]>;
+  statehubGet(...args: (string | number)[]): Promise<Array<string | null>>;
+  statehubSince(...args: (string | number)[]): Promise<string[] | null>;
+  statehubSnapshot(...args: (string | number)[]): Promise<string[]>;
+  statehubChildren(...args: (string | number)[]): Promise<string[]>;
+}
+
+type ScriptedRedis = Redis & Scripts;
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+
+/** Queue members sort as the queue does: priority (high first), then age, then id. */
+const PRIORITY_SPAN = 1_000_000;
+function queueMember(priority: number, createdAt: string, id: string): string {
+  return `${String(PRIORITY_SPAN - priority).padStart(7, '0')}${createdAt}${id}`;
+}
+const MEMBER_ID_AT = 7 + 24;
+
+const STREAM_ID = /^(\d+)-(\d+)$/;
+/** How long a snapshot waits for this process's tail to reach the log's end before giving up (503). */
+const TAIL_PATIENCE_MS = 10_000;
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  private readonly options: Required<StoreOptions>;
+  private readonly prefix: string;
+  private readonly listeners = new Set<(entries: LogEntry[]) => void>();
+  private readonly gapListeners = new Set<() => void>();
+  private readonly tailing: Promise<void>;
+  private lastSeen = '0-0';
+  /** Snapshots waiting for the tail to reach the log's end as it was when they asked. */
+  private waiting: Array<{ id: string; resume: () => void }> = [];
+  private closed = false;
+  /** This process's own commits, by stream id, until the tail brings them back: no need to parse them. */
+  private readonly own = new Map<string, ActorRecord>();
+
+  private constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly tail: Redis,
+    private readonly epoch: string,
+    /** The live records as of `lastSeen`. */
+    private mirror: Map<string, ActorRecord>,
+    lastId: string,
+    private readonly url: string,
+    options: RedisStoreOptions,
+  ) {
+    this.options = { ...STORE_DEFAULTS, ...options };
+    this.prefix = options.prefix ?? 'statehub';
+    this.lastSeen = lastId;
+    this.tailing = this.tailLog();
+  }
+
+  /** Connects (failing with a clear message when Redis cannot be reached) and loads the scripts. */
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const prefix = options.prefix ?? 'statehub';
+    const connection: RedisOptions = {
+      lazyConnect: true,
+      // Fail fast while Redis is away: the API answers 503 instead of hanging.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 5_000,
+      retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
+    };
+    const redis = new Redis(options.url, connection) as ScriptedRedis;
+    const tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
+    for (const client of [redis, tail]) client.on('error', () => {}); // surfaced per command
+    try {
+      await Promise.all([redis.connect(), tail.connect()]);
+    } catch (error) {
+      redis.disconnect();
+      tail.disconnect();
+      throw new StoreUnavailableError(`cannot reach Redis at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
+    }
+    redis.defineCommand('statehubCommit', { numberOfKeys: 0, lua: lua('commit') });
+    redis.defineCommand('statehubGet', { numberOfKeys: 0, lua: lua('get') });
+    redis.defineCommand('statehubSince', { numberOfKeys: 0, lua: lua('since') });
+    redis.defineCommand('statehubSnapshot', { numberOfKeys: 0, lua: lua('snapshot') });
+    redis.defineCommand('statehubChildren', { numberOfKeys: 0, lua: lua('children') });
+    await redis.set(`${prefix}:epoch`, randomBytes(6).toString('hex'), 'NX');
+    const epoch = (await redis.get(`${prefix}:epoch`)) as string;
+    const { last, mirror } = await readMirror(redis, prefix);
+    return new RedisStore(redis, tail, epoch, mirror, last, options.url, options);
+  }
+
+  async commit(commit: Commit): Promise<LogEntry[]> {
+    const args: (string | number)[] = [
+      this.prefix,
+      Date.now(),
+      this.options.logLimit,
+      this.options.archiveRetentionMs,
+      this.options.archiveLimit,
+      this.options.historyLimit,
+      commit.consumeTimer?.key ?? '',
+      commit.consumeTimer?.dueAt ?? 0,
+      commit.records.length,
+    ];
+    for (const record of commit.records) {
+      const json = JSON.stringify(record);
+      const place = queuePlace(record);
+      args.push(
+        record.id,
+        record.seq,
+        record.kind,
+        json,
+        record.removed ? '1' : '',
+        record.parentId ?? '',
+        place?.type ?? '',
+        place?.requirementsKey ?? '',
+        place ? JSON.stringify(place.requirements) : '',
+        place ? queueMember(place.priority, place.createdAt, record.id) : '',
+        leaseHolder(record) ?? '',
+      );
+    }
+    const sets = commit.setTimers ?? [];
+    args.push(sets.length);
+    for (const timer of sets) args.push(timer.key, timer.dueAt, JSON.stringify(timer));
+    const clears = commit.clearTimers ?? [];
+    args.push(clears.length, ...clears);
+    const ids = await this.call('commit', () => this.redis.statehubCommit(args));
+    ids.forEach((id, index) => this.own.set(id, commit.records[index] as ActorRecord));
+    return ids.map((id, index) => ({ offset: this.offsetOf(id), record: commit.records[index] as ActorRecord }));
+  }
+
+  async get(id: string): Promise<ActorRecord | undefined> {
+    const [json] = await this.call('get', () => this.redis.statehubGet(this.prefix, Date.now(), id));
+    return json ? (JSON.parse(json) as ActorRecord) : undefined;
+  }
+
+  async history(id: string): Promise<LogEntry[]> {
+    if (!(await this.get(id))) return [];
+    const items = await this.call('history', () => this.redis.lrange(`${this.prefix}:hist:${id}`, 0, -1));
+    return items.map((item) => {
+      const newline = item.indexOf('\n');
+      return { offset: this.offsetOf(item.slice(0, newline)), record: JSON.parse(item.slice(newline + 1)) as ActorRecord };
+    });
+  }
+
+  async children(parentId: string): Promise<ActorRecord[]> {
+    const texts = await this.call('children', () => this.redis.statehubChildren(this.prefix, parentId));
+    return texts.map((json) => JSON.parse(json) as ActorRecord);
+  }
+
+  /** Every live record as of the log's end when asked (or later), from the mirror. */
+  async snapshot(kinds?: readonly Kind[]): Promise<Snapshot> {
+    const [newest] = await this.call('snapshot', () => this.redis.xrevrange(`${this.prefix}:log`, '+', '-', 'COUNT', 1));
+    await this.caughtUp(newest?.[0] ?? '0-0');
+    const records: ActorRecord[] = [];
+    for (const record of this.mirror.values()) if (!kinds || kinds.includes(record.kind)) records.push(record);
+    return { offset: this.offsetOf(this.lastSeen), records };
+  }
+
+  private caughtUp(id: string): Promise<void> {
+    if (compareStreamIds(this.lastSeen, id) >= 0) return Promise.resolve();
+    return new Promise<void>((resume, fail) => {
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((waiter) => waiter.resume !== done);
+        fail(new StoreUnavailableError(`the log tail of Redis at ${redact(this.url)} is behind; try again`));
+      }, TAIL_PATIENCE_MS);
+      const done = () => {
+        clearTimeout(timer);
+        resume();
+      };
+      this.waiting.push({ id, resume: done });
+    });
+  }
+
+  async changesSince(offset: string): Promise<LogEntry[] | undefined> {
+    const id = this.streamIdOf(offset);
+    if (id === undefined) return undefined;
+    const flat = await this.call('changesSince', () => this.redis.statehubSince(this.prefix, id));
+    if (!flat) return undefined;
+    const entries: LogEntry[] = [];
+    for (let index = 0; index < flat.length; index += 2) {
+      entries.push({ offset: this.offsetOf(flat[index] as string), record: JSON.parse(flat[index + 1] as string) as ActorRecord });
+    }
+    return entries;
+  }
+
+  compareOffsets(a: string, b: string): number {
+    return compareStreamIds(this.streamIdOf(a) ?? '0-0', this.streamIdOf(b) ?? '0-0');
+  }
+
+  subscribe(listener: (entries: LogEntry[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  delivered(): string {
+    return this.offsetOf(this.lastSeen);
+  }
+
+  onGap(listener: () => void): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
+  }
+
+  async pendingJobs(type: string, accept: (requirements: Requirements) => boolean, limit: number): Promise<string[]> {
+    if (limit <= 0) return [];
+    const groups = await this.call('pendingJobs', () => this.redis.hgetall(`${this.prefix}:qg:${type}`));
+    const accepted = Object.entries(groups).filter(([, requirements]) => accept(JSON.parse(requirements) as Requirements));
+    if (accepted.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const [group] of accepted) pipeline.zrangebylex(`${this.prefix}:q:${type}:${group}`, '-', '+', 'LIMIT', 0, limit);
+    const results = await this.call('pendingJobs', () => pipeline.exec());
+    const members = (results ?? []).flatMap(([error, value]) => {
+      if (error) throw new StoreUnavailableError(`redis pendingJobs failed: ${error.message}`, { cause: error });
+      return value as string[];
+    });
+    return members
+      .sort()
+      .slice(0, limit)
+      .map((member) => member.slice(MEMBER_ID_AT));
+  }
+
+  async leasesOf(workerId: string): Promise<string[]> {
+    return this.call('leasesOf', () => this.redis.smembers(`${this.prefix}:lease:${workerId}`));
+  }
+
+  async dueTimers(now: number, limit: number): Promise<Timer[]> {
+    if (limit <= 0) return [];
+    const keys = await this.call('dueTimers', () => this.redis.zrangebyscore(`${this.prefix}:timers`, '-inf', now, 'LIMIT', 0, limit));
+    if (keys.length === 0) return [];
+    const texts = await this.call('dueTimers', () => this.redis.hmget(`${this.prefix}:timer`, ...keys));
+    return texts.flatMap((json) => (json ? [JSON.parse(json) as Timer] : []));
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const [, score] = await this.call('nextDueAt', () => this.redis.zrange(`${this.prefix}:timers`, '0', '0', 'WITHSCORES'));
+    return score === undefined ? undefined : Number(score);
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.redis.ping());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    this.tail.disconnect();
+    await this.tailing;
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Reads the log as it grows and hands every entry, in order, to the subscribers. */
+  private async tailLog(): Promise<void> {
+    const key = `${this.prefix}:log`;
+    let failing = false;
+    while (!this.closed) {
+      try {
+        if (failing) {
+          await this.checkForGap();
+          failing = false;
+        }
+        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, Array<[string, string[]]>]> | null;
+        const raw = answer?.[0]?.[1];
+        if (!raw || raw.length === 0) continue;
+        const entries = raw.map(([id, fields]) => {
+          const record = this.own.get(id) ?? (JSON.parse(fields[1] as string) as ActorRecord);
+          this.own.delete(id);
+          return { offset: this.offsetOf(id), record };
+        });
+        this.lastSeen = raw[raw.length - 1]?.[0] ?? this.lastSeen;
+        for (const { record } of entries) {
+          if (record.removed) this.mirror.delete(record.id);
+          else this.mirror.set(record.id, record);
+        }
+        this.resumeWaiting();
+        for (const listener of [...this.listeners]) {
+          try {
+            listener(entries);
+          } catch (error) {
+            process.emitWarning(`a store listener failed: ${(error as Error).stack ?? String(error)}`);
+          }
+        }
+      } catch {
+        if (this.closed) return;
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  /** After the tail lost Redis: were entries it had not read trimmed, or the data wiped meanwhile? */
+  private async checkForGap(): Promise<void> {
+    const epoch = await this.tail.get(`${this.prefix}:epoch`);
+    const held = epoch === this.epoch ? await this.redis.statehubSince(this.prefix, this.lastSeen) : null;
+    if (held) return;
+    const { last, mirror } = await readMirror(this.redis, this.prefix);
+    this.mirror = mirror;
+    this.lastSeen = last;
+    this.own.clear();
+    this.resumeWaiting();
+    for (const listener of [...this.gapListeners]) listener();
+  }
+
+  private resumeWaiting(): void {
+    if (this.waiting.length === 0) return;
+    const still = [];
+    for (const waiter of this.waiting) {
+      if (compareStreamIds(this.lastSeen, waiter.id) >= 0) waiter.resume();
+      else still.push(waiter);
+    }
+    this.waiting = still;
+  }
+
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (message.startsWith('CONFLICT ')) throw new ConflictError(message.slice('CONFLICT '.length));
+      throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error });
+    }
+  }
+
+  private offsetOf(streamId: string): string {
+    return `${this.epoch}:${streamId}`;
+  }
+
+  private streamIdOf(offset: string): string | undefined {
+    const colon = offset.indexOf(':');
+    if (colon < 0 || offset.slice(0, colon) !== this.epoch) return undefined;
+    const id = offset.slice(colon + 1);
+    return STREAM_ID.test(id) ? id : undefined;
+  }
+}
+
+/** Every live record and the id of the last log entry they include, as one consistent read. */
+async function readMirror(redis: ScriptedRedis, prefix: string): Promise<{ last: string; mirror: Map<string, ActorRecord> }> {
+  const [last, ...texts] = await redis.statehubSnapshot(prefix, ...KINDS);
+  const mirror = new Map<string, ActorRecord>();
+  for (const text of texts) {
+    const record = JSON.parse(text) as ActorRecord;
+    mirror.set(record.id, record);
+  }
+  return { last: last ?? '0-0', mirror };
+}
+
+function compareStreamIds(a: string, b: string): number {
+  const [, aMs = '0', aSeq = '0'] = STREAM_ID.exec(a) ?? [];
+  const [, bMs = '0', bSeq = '0'] = STREAM_ID.exec(b) ?? [];
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+}
+
+/** A URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The store contract: where records, the ordered log, pending-job queues, leases and durable
+ * timers live. Two implementations (memory, redis) pass one contract test suite.
+ *
+ * Records handed in and out are treated as immutable: nobody mutates a record once committed,
+ * so the store may hand out the objects it holds without copying.
+ */
+import type { ActorRecord, Kind, LogEntry, Snapshot } from '../protocol/record.js';
+import type { Requirements } from '../../machines/job.js';
+
+/** A delayed event: delivered to `actorId` at `dueAt`, unless cleared first. */
+export interface Timer {
+  /** Unique per timer; setting a timer with an existing key replaces it. */
+  key: string;
+  actorId: string;
+  /** Epoch milliseconds. */
+  dueAt: number;
+  event: { type: string; [key: string]: unknown };
+}
+
+export type TimerRef = Pick<Timer, 'key' | 'dueAt'>;
+
+export interface Commit {
+  /**
+   * Records to write, in order. An actor's records must carry consecutive seq values starting
+   * at its stored seq + 1 (1 for an actor the store does not hold).
+   */
+  records: ActorRecord[];
+  setTimers?: Timer[];
+  clearTimers?: string[];
+  /**
+   * Commit only if this timer still exists with this due time (a reset timer is a new one),
+   * and remove it: the step acting on a due timer.
+   */
+  consumeTimer?: TimerRef;
+}
+
+/** A commit lost a race: an actor's seq moved on, or the consumed timer is gone. Retry from fresh reads. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+/** The store cannot be reached or refused the operation; nothing was written. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export interface StoreOptions {
+  /** Log entries kept for `since` resumes; older resumes get a fresh snapshot. */
+  logLimit?: number;
+  /** How long a removed record stays readable by id. */
+  archiveRetentionMs?: number;
+  /** Upper bound on removed records kept readable (each with its history): bounds the memory a busy hub's archive takes. */
+  archiveLimit?: number;
+  /** Changes kept per actor for its history (a job's page); the oldest go first. 0 keeps none. */
+  historyLimit?: number;
+}
+
+export const STORE_DEFAULTS = {
+  logLimit: 100_000,
+  archiveRetentionMs: 24 * 60 * 60_000,
+  archiveLimit: 100_000,
+  historyLimit: 100,
+} as const;
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Writes every record, appends each to the log at a new offset, updates the pending-job and
+   * lease indexes and the timers: all or nothing. Throws ConflictError when a seq or the
+   * consumed timer does not match.
+   */
+  commit(commit: Commit): Promise<LogEntry[]>;
+  /** A live record, or a removed one still within its retention. */
+  get(id: string): Promise<ActorRecord | undefined>;
+  /** The actor's last changes (at most historyLimit), oldest first: while it lives and while its removal is retained. */
+  history(id: string): Promise<LogEntry[]>;
+  /** Live records whose parentId is `parentId`. */
+  children(parentId: string): Promise<ActorRecord[]>;
+  /** Every live record (of the given kinds), and the offset of the last change it includes. */
+  snapshot(kinds?: readonly Kind[]): Promise<Snapshot>;
+  /** Every change after `offset`, or undefined when they are not all held any more (or the offset is not from this log). */
+  changesSince(offset: string): Promise<LogEntry[] | undefined>;
+  /** Orders two offsets of this log: negative when a is earlier. */
+  compareOffsets(a: string, b: string): number;
+  /** Calls `listener` with every committed change, in offset order, batch by batch. */
+  subscribe(listener: (entries: LogEntry[]) => void): () => void;
+  /**
+   * The offset up to which changes have been handed to subscribers. A store whose subscribers
+   * lag behind its commits (Redis: a tail) may have committed, and served in snapshots, changes
+   * beyond it.
+   */
+  delivered(): string;
+  /**
+   * Calls `listener` when changes were lost before this process could deliver them (the log was
+   * trimmed under a slow reader, or the data wiped): whatever was built from the log must be
+   * rebuilt. A store that cannot lose changes never calls it.
+   */
+  onGap(listener: () => void): () => void;
+  /** Ids of the best pending jobs of `type` (priority, then age) among those whose requirements `accept` takes. */
+  pendingJobs(type: string, accept: (requirements: Requirements) => boolean, limit: number): Promise<string[]>;
+  /** Ids of the jobs a worker holds (assigned or running). */
+  leasesOf(workerId: string): Promise<string[]>;
+  /** Timers due at or before `now`, earliest first. */
+  dueTimers(now: number, limit: number): Promise<Timer[]>;
+  /** When the earliest timer is due, if any. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

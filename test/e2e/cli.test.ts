@@ -1,0 +1,106 @@
+/** The `statehub` command as a user types it: exit codes and messages. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { api } from '../helpers/hub.js';
+import { hubProcess, statehub, workerProcess } from '../helpers/cli.js';
+
+describe('statehub submit', () => {
+  it('--wait follows a job to completed, prints its result and exits 0', async () => {
+    const { url } = await hubProcess();
+    await workerProcess(url, ['--connectors', 'simulation:1']);
+    const submit = statehub(['submit', '--hub', url, '--type', 'simulation', '--payload', '{"durationMs":60,"steps":3,"failTimes":1}', '--wait']);
+    expect(await submit.exited()).toBe(0);
+    expect(submit.output()).toMatch(/submitted job_/);
+    expect(submit.output()).toMatch(/retrying/);
+    expect(submit.output()).toMatch(/"attempt": 2/);
+  });
+
+  it('--wait exits non-zero with the error when the job fails for good', async () => {
+    const { url } = await hubProcess();
+    await workerProcess(url, ['--connectors', 'simulation:1']);
+    const submit = statehub(['submit', '--hub', url, '--type', 'simulation', '--max-attempts', '1', '--payload', '{"durationMs":10,"failTimes":1,"failWith":"no GPU"}', '--wait']);
+    expect(await submit.exited()).toBe(1);
+    expect(submit.output()).toMatch(/failed: no GPU \(after 1 attempt\)/);
+  });
+
+  it('without --wait prints the pending record and exits 0', async () => {
+    const { url } = await hubProcess();
+    const submit = statehub(['submit', '--hub', url, '--type', 'nobody-serves-this', '--priority', '5']);
+    expect(await submit.exited()).toBe(0);
+    const record = JSON.parse(submit.output());
+    expect(record).toMatchObject({ kind: 'job', state: 'pending', snapshot: { context: { priority: 5 } } });
+    expect((await api(url, 'GET', `/api/jobs/${record.id}`)).body.state).toBe('pending');
+  });
+
+  it('says clearly what is wrong: bad JSON, a hub refusing the job, no hub at all', async () => {
+    const badJson = statehub(['submit', '--hub', 'http://127.0.0.1:1', '--type', 'x', '--payload', '{nope']);
+    expect(await badJson.exited()).toBe(1);
+    expect(badJson.output()).toMatch(/--payload must be JSON/);
+
+    const { url } = await hubProcess();
+    const refused = statehub(['submit', '--hub', url, '--type', 'has spaces']);
+    expect(await refused.exited()).toBe(1);
+    expect(refused.output()).toMatch(/the hub refused the job \(400\): invalid job: type/);
+
+    const unreachable = statehub(['submit', '--hub', 'http://127.0.0.1:1', '--type', 'x']);
+    expect(await unreachable.exited()).toBe(1);
+    expect(unreachable.output()).toMatch(/cannot reach the hub at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('statehub hub and worker', () => {
+  it('refuse bad options with a message instead of starting', async () => {
+    const port = statehub(['hub', '--port', 'eighty']);
+    expect(await port.exited()).toBe(1);
+    expect(port.output()).toMatch(/the port must be an integer from 0 to 65535/);
+
+    const dir = mkdtempSync(join(tmpdir(), 'statehub-'));
+    writeFileSync(join(dir, 'tokens.json'), '{"t": "superuser"}');
+    const tokens = statehub(['hub', '--port', '0', '--tokens', join(dir, 'tokens.json')]);
+    expect(await tokens.exited()).toBe(1);
+    expect(tokens.output()).toMatch(/must map tokens to admin \| monitor \| client \| worker/);
+
+    const redis = statehub(['hub', '--port', '0', '--redis', 'redis://127.0.0.1:1']);
+    expect(await redis.exited()).toBe(1);
+    expect(redis.output()).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+
+    const connectors = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'teleporter:2']);
+    expect(await connectors.exited()).toBe(1);
+    expect(connectors.output()).toMatch(/unknown connector type "teleporter"; built in: simulation, http/);
+
+    const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
+    expect(await http.exited()).toBe(1);
+    expect(http.output()).toMatch(/http connectors need --http-url/);
+  });
+
+  it('a hub with tokens refuses a worker without one, and runs jobs for a worker with one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'statehub-'));
+    writeFileSync(join(dir, 'tokens.json'), JSON.stringify({ 'w-secret': 'worker', 'c-secret': 'client' }));
+    const { url } = await hubProcess(['--tokens', join(dir, 'tokens.json')]);
+
+    const anonymous = statehub(['worker', '--hub', url, '--connectors', 'simulation:1']);
+    expect(await anonymous.exited()).toBe(1);
+    expect(anonymous.output()).toMatch(/hub refused worker .*a token is required/);
+
+    await workerProcess(url, ['--connectors', 'simulation:1', '--token', 'w-secret']);
+    const submit = statehub(['submit', '--hub', url, '--type', 'simulation', '--payload', '{"durationMs":10}', '--token', 'c-secret', '--wait']);
+    expect(await submit.exited()).toBe(0);
+  });
+
+  it('demo serves a live hub with machines, workers and connectors', async () => {
+    const demo = statehub(['demo', '--port', '0']);
+    const [, url] = await demo.waitFor(/statehub demo is running: open (http:\/\/\S+)/);
+    await expect
+      .poll(async () => {
+        const { records } = (await api(url as string, 'GET', '/api/snapshot')).body as { records: Array<{ kind: string; state: string }> };
+        const count = (kind: string) => records.filter((record) => record.kind === kind).length;
+        return [count('machine'), count('worker'), count('connector'), records.some((record) => record.kind === 'job')];
+      }, { timeout: 15_000 })
+      .toEqual([2, 4, 8, true]);
+    const page = await fetch(url as string);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/statehub/);
+  });
+});
