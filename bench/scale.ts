@@ -64,8 +64,6 @@ interface CaseResult {
   rssAfterMB: number;
   seedMs: number;
   redisBytesPerActor: number | undefined;
-  /** Redis busy running one snapshot script (nothing else runs meanwhile). */
-  redisScriptMs: number | undefined;
   emptyHttpMs: number;
   emptySocketMs: number;
   http: { firstByteMs: number; bodyMs: number; parsedMs: number; bytes: number };
@@ -94,23 +92,6 @@ async function redisUsedMemory(url: string): Promise<number> {
   try {
     const info = await client.info('memory');
     return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** How long Redis itself ran each snapshot script (SLOWLOG, microseconds), since the last call. */
-async function redisSnapshotScriptMs(url: string, reset = false): Promise<number[]> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    if (reset) {
-      await client.config('SET', 'slowlog-log-slower-than', '1000');
-      await client.slowlog('RESET');
-      return [];
-    }
-    const entries = (await client.slowlog('GET', 1000)) as Array<[number, number, number, string[]]>;
-    // The snapshot script's arguments end with the kinds it reads.
-    return entries.filter(([, , , args]) => args[0]?.toLowerCase() === 'evalsha' && args.includes('probe')).map(([, , micros]) => micros / 1000);
   } finally {
     client.disconnect();
   }
@@ -151,7 +132,6 @@ async function measureCase(store: StoreKind, size: Size, repetitions: number, re
     const socket: SocketTiming[] = [];
     const httpStall: number[] = [];
     const socketStall: number[] = [];
-    if (redisUrl) await redisSnapshotScriptMs(redisUrl, true);
     for (let rep = 0; rep < repetitions; rep++) {
       await hub.stallReset();
       const fetched = await httpSnapshot(hub.url);
@@ -174,7 +154,6 @@ async function measureCase(store: StoreKind, size: Size, repetitions: number, re
       metricsMs.push(scrape.ms);
       metricsStall.push(await hub.stallMax());
     }
-    const redisScriptMs = redisUrl ? median(await redisSnapshotScriptMs(redisUrl)) : undefined;
     // Several new monitors at once (a hub restart, a team opening the page): each one is
     // serialized on its own; time to the last full body (not parsed here: the hub's side only).
     // A refusal (e.g. 503: the store timed out) is a finding, not a failure of the bench.
@@ -224,7 +203,6 @@ async function measureCase(store: StoreKind, size: Size, repetitions: number, re
       heapAfterMB: seeded.after.heapUsed / 1e6,
       rssAfterMB: seeded.after.rss / 1e6,
       seedMs: seeded.seedMs,
-      redisScriptMs,
       redisBytesPerActor: redisBefore !== undefined && redisAfter !== undefined ? (redisAfter - redisBefore) / seeded.actors : undefined,
       emptyHttpMs: median(emptyHttp.map((h) => h.bodyMs)),
       emptySocketMs: median(emptySocket.map((s) => s.snapshotMs)),
@@ -362,8 +340,8 @@ export async function run(options: { quick: boolean }): Promise<Record<string, u
   for (const r of results) if (r.concurrentRefused.length > 0) console.log(`${r.store}, ${r.size.label}: ${r.concurrentRefused[0]}`);
   const redisRows = results.filter((r) => r.redisBytesPerActor !== undefined);
   if (redisRows.length > 0) {
-    console.log('\nRedis: memory (used_memory after seeding minus before, per actor) and the time Redis runs one snapshot script (SLOWLOG; Redis serves nothing else meanwhile)\n');
-    table(['case', 'actors', 'Redis B/actor', 'snapshot script'], redisRows.map((r) => [r.size.label, r.actors, r.redisBytesPerActor!, `${(r.redisScriptMs ?? Number.NaN).toFixed(0)} ms`]));
+    console.log('\nRedis memory: used_memory after seeding minus before, per actor\n');
+    table(['case', 'actors', 'Redis B/actor'], redisRows.map((r) => [r.size.label, r.actors, r.redisBytesPerActor!]));
   }
 
   console.log(`\nresume with since: time to 'synced' and bytes, against a fresh socket snapshot of the same hub\n`);
@@ -418,7 +396,7 @@ export async function run(options: { quick: boolean }): Promise<Record<string, u
     heap_bytes_per_change: round(r.heapBytesPerChange),
     rss_mb: round(r.rssAfterMB),
     seed_ms: round(r.seedMs),
-    ...(r.redisBytesPerActor !== undefined ? { redis_bytes_per_actor: round(r.redisBytesPerActor), redis_snapshot_script_ms: round(r.redisScriptMs ?? Number.NaN) } : {}),
+    ...(r.redisBytesPerActor !== undefined ? { redis_bytes_per_actor: round(r.redisBytesPerActor) } : {}),
     snapshot_first_byte_ms: round(r.http.firstByteMs),
     snapshot_ms: round(r.http.bodyMs),
     snapshot_parsed_ms: round(r.http.parsedMs),
@@ -464,7 +442,6 @@ export async function run(options: { quick: boolean }): Promise<Record<string, u
               redis_bytes_per_actor: round(r.redisBytesPerActor ?? Number.NaN),
               snapshot_ms: round(r.http.bodyMs),
               socket_snapshot_ms: round(r.socket.snapshotMs),
-              redis_snapshot_script_ms: round(r.redisScriptMs ?? Number.NaN),
               [`concurrent_${CONCURRENT}_refused`]: r.concurrentRefused.length,
             },
           };

@@ -23,6 +23,7 @@ export interface RedisStoreOptions extends StoreOptions {
 }
 
 interface Scripts {
+  /** The log's end before the commit, then one new stream id per record. */
   statehubCommit(args: (string | number)[]): Promise<string[]>;
   statehubGet(...args: (string | number)[]): Promise<Array<string | null>>;
   statehubSince(...args: (string | number)[]): Promise<string[] | null>;
@@ -141,9 +142,17 @@ export class RedisStore implements Store {
     for (const timer of sets) args.push(timer.key, timer.dueAt, JSON.stringify(timer));
     const clears = commit.clearTimers ?? [];
     args.push(clears.length, ...clears);
-    const ids = await this.call('commit', () => this.redis.statehubCommit(args));
-    ids.forEach((id, index) => this.own.set(id, commit.records[index] as ActorRecord));
-    return ids.map((id, index) => ({ offset: this.offsetOf(id), record: commit.records[index] as ActorRecord }));
+    const [logEnd, ...ids] = await this.call('commit', () => this.redis.statehubCommit(args));
+    const entries = ids.map((id, index) => ({ offset: this.offsetOf(id), record: commit.records[index] as ActorRecord }));
+    const last = ids.at(-1);
+    // The tail may have brought these entries back already; then there is nothing left to do.
+    if (last !== undefined && compareStreamIds(last, this.lastSeen) > 0) {
+      // Nothing between what was delivered and this commit: deliver it now, a tail round trip
+      // sooner (the tail skips it). Otherwise other hubs' entries come first, through the tail.
+      if (logEnd === this.lastSeen) this.deliver(last, entries);
+      else ids.forEach((id, index) => this.own.set(id, commit.records[index] as ActorRecord));
+    }
+    return entries;
   }
 
   async get(id: string): Promise<ActorRecord | undefined> {
@@ -278,29 +287,37 @@ export class RedisStore implements Store {
         }
         const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, Array<[string, string[]]>]> | null;
         const raw = answer?.[0]?.[1];
-        if (!raw || raw.length === 0) continue;
-        const entries = raw.map(([id, fields]) => {
+        if (!raw) continue;
+        // Own commits delivered at once are in the answer too: skip what was delivered.
+        const fresh = raw.filter(([id]) => compareStreamIds(id, this.lastSeen) > 0);
+        if (fresh.length === 0) continue;
+        const entries = fresh.map(([id, fields]) => {
           const record = this.own.get(id) ?? (JSON.parse(fields[1] as string) as ActorRecord);
           this.own.delete(id);
           return { offset: this.offsetOf(id), record };
         });
-        this.lastSeen = raw[raw.length - 1]?.[0] ?? this.lastSeen;
-        for (const { record } of entries) {
-          if (record.removed) this.mirror.delete(record.id);
-          else this.mirror.set(record.id, record);
-        }
-        this.resumeWaiting();
-        for (const listener of [...this.listeners]) {
-          try {
-            listener(entries);
-          } catch (error) {
-            process.emitWarning(`a store listener failed: ${(error as Error).stack ?? String(error)}`);
-          }
-        }
+        this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
       } catch {
         if (this.closed) return;
         failing = true;
         await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  /** Hands entries that follow what was delivered, up to stream id `last`, to the mirror and the subscribers. */
+  private deliver(last: string, entries: LogEntry[]): void {
+    this.lastSeen = last;
+    for (const { record } of entries) {
+      if (record.removed) this.mirror.delete(record.id);
+      else this.mirror.set(record.id, record);
+    }
+    this.resumeWaiting();
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(entries);
+      } catch (error) {
+        process.emitWarning(`a store listener failed: ${(error as Error).stack ?? String(error)}`);
       }
     }
   }

@@ -47,3 +47,49 @@ describe('redis store: several connections on one prefix (several hubs)', () => 
     expect(log.map((entry) => entry.record.seq)).toEqual(Array.from({ length: 61 }, (_, index) => index + 1));
   });
 });
+
+describe('redis store: delivery of its own commits', () => {
+  const record = (id: string, seq: number) => ({
+    id,
+    kind: 'machine' as const,
+    seq,
+    state: 'ready',
+    updatedAt: new Date(0).toISOString(),
+    snapshot: { status: 'active' as const, value: 'ready', context: { seq }, children: {} },
+  });
+
+  it('hands a commit to subscribers by the time commit() resolves when nothing lies between it and what was delivered', async () => {
+    const store = await RedisStore.connect({ url: server.url, prefix: `own-${randomBytes(4).toString('hex')}` });
+    onTestFinished(() => store.close());
+    const seen: string[] = [];
+    store.subscribe((entries) => seen.push(...entries.map((entry) => entry.offset)));
+    for (let seq = 1; seq <= 5; seq++) {
+      const [entry] = await store.commit({ records: [record('m', seq)] });
+      expect(seen.at(-1)).toBe(entry!.offset);
+      expect(store.delivered()).toBe(entry!.offset);
+    }
+    expect(seen).toHaveLength(5);
+  });
+
+  it('delivers the one log order to every store, each entry once, while three stores commit at once', async () => {
+    const prefix = `order-${randomBytes(4).toString('hex')}`;
+    const stores = await Promise.all([1, 2, 3].map(() => RedisStore.connect({ url: server.url, prefix })));
+    onTestFinished(() => Promise.all(stores.map((store) => store.close())).then(() => undefined));
+    const seen = stores.map((store) => {
+      const offsets: string[] = [];
+      store.subscribe((entries) => offsets.push(...entries.map((entry) => entry.offset)));
+      return offsets;
+    });
+    await Promise.all(
+      stores.map(async (store, index) => {
+        for (let seq = 1; seq <= 40; seq++) await store.commit({ records: [record(`m${index}`, seq)] });
+      }),
+    );
+    const log = (await stores[0]!.changesSince((await stores[0]!.snapshot()).offset.replace(/:.*/, ':0-0')))!.map((entry) => entry.offset);
+    expect(log).toHaveLength(120);
+    for (const [index, store] of stores.entries()) {
+      await expect.poll(() => store.delivered()).toBe(log.at(-1));
+      expect(seen[index]).toEqual(log);
+    }
+  });
+});

@@ -9,7 +9,8 @@
           id, seq, kind, json, removed ('1' or ''), parentId (''), queueType ('' when not
           pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder ('')
         then setCount, per timer: key, dueAt, json; then clearCount, per timer: key.
-  Returns the new stream ids, one per record.
+  Returns the log's end before this commit ('' if unknown), then the new stream ids, one per
+  record: a hub whose tail has delivered up to that end can deliver its own entries at once.
 ]]
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -59,7 +60,10 @@ if consumeKey ~= '' then
 end
 
 -- Writes.
-local offsets = {}
+local logEndKey = p .. ':logend'
+-- Unknown ('') for a log written before this key existed; '0-0' for an empty log.
+local logEnd = redis.call('GET', logEndKey) or (redis.call('EXISTS', p .. ':log') == 0 and '0-0') or ''
+local offsets = { logEnd }
 local anyRemoved = false
 for i = 0, count - 1 do
   local at = first + i * FIELDS
@@ -132,6 +136,8 @@ for i = 0, count - 1 do
     redis.call('LTRIM', p .. ':hist:' .. id, -historyLimit, -1)
   end
 end
+
+if count > 0 then redis.call('SET', logEndKey, offsets[#offsets]) end
 
 -- Timers: the consumed one, then clears, then sets (a key cleared and set again ends set).
 local function clearTimer(key)
