@@ -27,3 +27,12 @@ export function encodeSnapshot(snapshot: Snapshot): string {
 export function encodeEntry(entry: LogEntry): string {
   return `{"offset":${JSON.stringify(entry.offset)},"record":${encodeRecord(entry.record)}}`;
 }
+
+/**
+ * A Socket.IO event packet carrying `json` as its one argument, as socket.io-parser would encode
+ * it (`2<nsp>,["<event>",<json>]`): a big payload whose records are already encoded is not
+ * encoded again.
+ */
+export function encodeEventPacket(nsp: string, event: string, json: string): string {
+  return `2${nsp === '/' ? '' : `${nsp},`}[${JSON.stringify(event)},${json}]`;
+}

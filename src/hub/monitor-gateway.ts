@@ -10,6 +10,7 @@ import { reject, toConnectError } from './socket-errors.js';
 import { monitorAuthSchema, recordFilter, type MonitorAuth } from '../protocol/monitor.js';
 import type { LogEntry } from '../protocol/record.js';
 import type { Auth } from './auth.js';
+import { encodeEventPacket, encodeSnapshot } from './encoding.js';
 import type { Feed } from './feed.js';
 
 const LIVE_ROOM = 'live';
@@ -76,7 +77,9 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
     request,
     (initial, tail) => {
       if (socket.disconnected) return;
-      if (initial.type === 'snapshot') socket.emit('snapshot', initial.snapshot);
+      // Written pre-encoded through the socket's own engine.io connection, so it stays in order
+      // with the events around it; each record's text is made once and shared by every snapshot.
+      if (initial.type === 'snapshot') socket.conn.write(encodeEventPacket(socket.nsp.name, 'snapshot', encodeSnapshot(initial.snapshot)));
       else emitInBatches(socket, initial.entries);
       emitInBatches(socket, tail);
       const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
