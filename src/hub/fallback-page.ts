@@ -25,6 +25,7 @@ export const fallbackPage = `<!doctype html>
 </head>
 <body>
 <h1>statehub</h1>
+<p>The monitor UI is not built here (run <code>npm run build</code>, or <code>npm start</code>): this is a plain live view of the same records.</p>
 <div id="status">connecting…</div>
 <table>
   <thead><tr><th>kind</th><th>id</th><th>parent</th><th>state</th><th>seq</th><th>detail</th><th>updated</th></tr></thead>

@@ -476,10 +476,19 @@ describe('health and metrics', () => {
     expect(answer.body).toMatch(/^statehub_actors\{kind="job",state="pending"\} 2$/m);
   });
 
-  it('serves a page at /', async () => {
+  it('serves the built monitor at /', async () => {
     const hub = await testHub();
     const answer = await api(hub, 'GET', '/');
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(answer.body).not.toContain('not built');
+  });
+
+  it('serves a plain live page at / that says how to build the monitor when it is not built', async () => {
+    const hub = await testHub({ uiDir: '/nonexistent/statehub-ui' });
+    const answer = await api(hub, 'GET', '/');
+    expect(answer.status).toBe(200);
+    expect(answer.body).toContain('The monitor UI is not built here');
+    expect(answer.body).toContain('/api/events');
   });
 });
