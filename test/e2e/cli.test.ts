@@ -2,9 +2,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { hubProcess, statehub, workerProcess } from '../helpers/cli.js';
+import { startRedisServer } from '../helpers/redis.js';
 
 describe('statehub submit', () => {
   it('--wait follows a job to completed, prints its result and exits 0', async () => {
@@ -73,6 +74,22 @@ describe('statehub hub and worker', () => {
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+  });
+
+  it('a hub takes its Redis from REDIS_URL: a job submitted to one hub process is there for the next', async () => {
+    const redis = await startRedisServer();
+    onTestFinished(() => redis.stop());
+    const first = statehub(['hub', '--port', '0', '--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
+    const [, firstUrl] = await first.waitFor(/"url":"(http:\/\/[^"]+)"/);
+    expect((await api(firstUrl as string, 'GET', '/healthz')).body).toMatchObject({ status: 'ok', store: 'redis' });
+    const job = await api(firstUrl as string, 'POST', '/api/jobs', { type: 'kept' });
+    expect(job.status).toBe(201);
+    first.process.kill('SIGKILL');
+    await first.exited();
+
+    const second = statehub(['hub', '--port', '0', '--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
+    const [, secondUrl] = await second.waitFor(/"url":"(http:\/\/[^"]+)"/);
+    expect((await api(secondUrl as string, 'GET', `/api/jobs/${job.body.id}`)).body).toMatchObject({ id: job.body.id, state: 'pending' });
   });
 
   it('a hub with tokens refuses a worker without one, and runs jobs for a worker with one', async () => {
