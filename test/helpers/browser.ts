@@ -16,7 +16,7 @@ let browser: Browser | undefined;
 /** Launches one browser for the file. */
 export function useBrowser(): () => Browser {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does it`);
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); npm test does it when it runs as root (.ci/system-deps)`);
     if (!existsSync(BUILT_UI)) throw new Error(`${BUILT_UI} is missing: run \`npm run build\` first (npm test does)`);
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -69,7 +69,7 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
     child.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'ENOENT'
-          ? new Error('redis-server is not installed: the Redis tests start their own (Debian: apt-get install redis-server)')
+          ? new Error('redis-server is not installed: the Redis tests start their own (Debian: apt-get install redis-server; npm test does it when it runs as root, .ci/system-deps)')
           : error,
       ),
     );
