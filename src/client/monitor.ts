@@ -91,6 +91,9 @@ export class Monitor {
         this.fetchedFirst = true;
       }
     }
+    // A listener may have closed the monitor on that snapshot (`submit --wait` on a finished
+    // job): connecting now would keep the process alive with nobody listening.
+    if (this.closed) return;
     this.socket.connect();
   }
 
