@@ -81,17 +81,24 @@ function follow(options: SubmitOptions, jobId: string): Promise<ActorRecord> {
       monitor.close();
       resolve(record);
     };
+    const fail = (error: Error) => {
+      bar?.stop();
+      monitor.close();
+      reject(error);
+    };
     monitor.view.subscribe((changes) => {
       for (const { record } of changes) if (record.id === jobId) show(record);
     });
     monitor.onState((state) => {
       if (state === 'refused') {
-        bar?.stop();
-        monitor.close();
-        reject(new Error(`the hub refused to let us watch the job: ${monitor.refusal?.message}`));
+        fail(new Error(`the hub refused to let us watch the job: ${monitor.refusal?.message}`));
       } else if (state === 'live' && !monitor.view.records.has(jobId)) {
-        // Finished and already out of the live set: read it by id.
-        void fetchJob(options, jobId).then((record) => record && FINAL.has(record.state) && show(record), reject);
+        // Finished and already out of the live set: read it by id. Unknown there too, it is gone
+        // (a hub on the memory store restarted): waiting would be forever.
+        void fetchJob(options, jobId).then((record) => {
+          if (record === undefined) fail(new Error(`the hub no longer knows job ${jobId} (was it restarted without --redis?)`));
+          else if (FINAL.has(record.state)) show(record);
+        }, fail);
       }
     });
   });
@@ -101,5 +108,7 @@ async function fetchJob(options: SubmitOptions, jobId: string): Promise<ActorRec
   const response = await fetch(`${options.hub}/api/jobs/${encodeURIComponent(jobId)}`, {
     headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
   });
-  return response.ok ? ((await response.json()) as ActorRecord) : undefined;
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`cannot read job ${jobId}: the hub answered ${response.status}`);
+  return (await response.json()) as ActorRecord;
 }

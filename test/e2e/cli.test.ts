@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { hubProcess, statehub, workerProcess } from '../helpers/cli.js';
-import { startRedisServer } from '../helpers/redis.js';
+import { freePort, startRedisServer } from '../helpers/redis.js';
 
 describe('statehub submit', () => {
   it('--wait follows a job to completed, prints its result and exits 0', async () => {
@@ -24,6 +24,22 @@ describe('statehub submit', () => {
     const submit = statehub(['submit', '--hub', url, '--type', 'simulation', '--max-attempts', '1', '--payload', '{"durationMs":10,"failTimes":1,"failWith":"no GPU"}', '--wait']);
     expect(await submit.exited()).toBe(1);
     expect(submit.output()).toMatch(/failed: no GPU \(after 1 attempt\)/);
+  });
+
+  it('--wait gives up with a message when the hub restarted without the job (memory store)', async () => {
+    const port = String(await freePort());
+    const first = statehub(['hub', '--port', port]);
+    await first.waitFor(/statehub hub listening/);
+    const url = `http://127.0.0.1:${port}`;
+    const submit = statehub(['submit', '--hub', url, '--type', 'nobody-serves-this', '--wait']);
+    const [, jobId] = await submit.waitFor(/submitted (job_\S+)/);
+    await submit.waitFor(/pending 0% attempt 0\/3/);
+    first.process.kill('SIGKILL');
+    await first.exited();
+    const second = statehub(['hub', '--port', port]);
+    await second.waitFor(/statehub hub listening/);
+    expect(await submit.exited()).toBe(1);
+    expect(submit.output()).toContain(`the hub no longer knows job ${jobId} (was it restarted without --redis?)`);
   });
 
   it('without --wait prints the pending record and exits 0', async () => {
