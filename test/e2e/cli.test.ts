@@ -95,17 +95,15 @@ describe('statehub hub and worker', () => {
   it('a hub takes its Redis from REDIS_URL: a job submitted to one hub process is there for the next', async () => {
     const redis = await startRedisServer();
     onTestFinished(() => redis.stop());
-    const first = statehub(['hub', '--port', '0', '--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
-    const [, firstUrl] = await first.waitFor(/"url":"(http:\/\/[^"]+)"/);
-    expect((await api(firstUrl as string, 'GET', '/healthz')).body).toMatchObject({ status: 'ok', store: 'redis' });
-    const job = await api(firstUrl as string, 'POST', '/api/jobs', { type: 'kept' });
+    const first = await hubProcess(['--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
+    expect((await api(first.url, 'GET', '/healthz')).body).toMatchObject({ status: 'ok', store: 'redis' });
+    const job = await api(first.url, 'POST', '/api/jobs', { type: 'kept' });
     expect(job.status).toBe(201);
-    first.process.kill('SIGKILL');
-    await first.exited();
+    first.hub.process.kill('SIGKILL');
+    await first.hub.exited();
 
-    const second = statehub(['hub', '--port', '0', '--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
-    const [, secondUrl] = await second.waitFor(/"url":"(http:\/\/[^"]+)"/);
-    expect((await api(secondUrl as string, 'GET', `/api/jobs/${job.body.id}`)).body).toMatchObject({ id: job.body.id, state: 'pending' });
+    const second = await hubProcess(['--redis-prefix', 'cli-env'], { REDIS_URL: redis.url });
+    expect((await api(second.url, 'GET', `/api/jobs/${job.body.id}`)).body).toMatchObject({ id: job.body.id, state: 'pending' });
   });
 
   it('a hub with tokens refuses a worker without one, and runs jobs for a worker with one', async () => {

@@ -79,8 +79,8 @@ export function statehub(args: string[], env: Record<string, string> = {}): CliP
 }
 
 /** Starts `statehub hub --port 0` and resolves with its URL, read from its first log line. */
-export async function hubProcess(extraArgs: string[] = []): Promise<{ hub: CliProcess; url: string }> {
-  const hub = statehub(['hub', '--port', '0', ...extraArgs]);
+export async function hubProcess(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<{ hub: CliProcess; url: string }> {
+  const hub = statehub(['hub', '--port', '0', ...extraArgs], env);
   const [, url] = await hub.waitFor(/"url":"(http:\/\/[^"]+)"/);
   return { hub, url: url as string };
 }
