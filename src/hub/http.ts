@@ -17,6 +17,7 @@ import type { Presence } from './presence.js';
 import type { Metrics } from './metrics.js';
 import { encodeSnapshot } from './encoding.js';
 import { fallbackPage } from './fallback-page.js';
+import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 
 export interface HttpDeps {
@@ -47,8 +48,7 @@ const idParams = z.object({ id: idSchema });
 export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.bodyLimit, logger: deps.logger, forceCloseConnections: true });
   const { jobs, store, auth } = deps;
-  // JSON only: anything else is refused with 415 before it is read.
-  app.removeContentTypeParser('text/plain');
+  jsonBodies(app);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);
@@ -65,13 +65,13 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   };
 
   app.post('/api/jobs', { onRequest: allow('submit') }, async (request, reply) => {
-    const submission = parseInput(jobSubmissionSchema, request.body, 'job');
+    const submission = parseInput(jobSubmissionSchema, requireBody(request), 'job');
     const [record] = await jobs.submit([submission]);
     return reply.status(201).send(record);
   });
 
   app.post('/api/jobs/batch', { onRequest: allow('submit') }, async (request, reply) => {
-    const { jobs: items } = parseInput(jobBatchSchema, request.body, 'batch');
+    const { jobs: items } = parseInput(jobBatchSchema, requireBody(request), 'batch');
     const submissions: JobSubmission[] = items.map((item, index) => {
       const parsed = jobSubmissionSchema.safeParse(item);
       if (parsed.success) return parsed.data;
@@ -167,7 +167,7 @@ function toHubError(error: FastifyError, bodyLimit: number): HubError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new HubError('unsupported_media_type', 'send JSON with Content-Type: application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HubError('bad_request', 'the body is empty; send a JSON object');
+      return new HubError('bad_request', EMPTY_BODY);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HubError('bad_request', 'Content-Length does not match the body');
   }
