@@ -3,6 +3,7 @@
  *
  *   pending ──ASSIGN──> assigned ──START──> running ──COMPLETE──> completed
  *    ^   ^                 │                   │
+ *    │   │                 ├─ FAIL (not retryable) ─┴────────────────────────> failed
  *    │   │                 └─────── FAIL, timeout ───> attempts left? ──no──> failed
  *    │   │                                              │ yes
  *    │   └── retrying (backoff) <───────────────────────┘
@@ -65,7 +66,8 @@ export type JobEvent =
   | { type: 'START' }
   | { type: 'PROGRESS'; progress: number }
   | { type: 'COMPLETE'; result?: Json }
-  | { type: 'FAIL'; error: ErrorInfo }
+  /** `retryable: false`: trying again cannot help (e.g. a result over the size limit), so no attempt is left. */
+  | { type: 'FAIL'; error: ErrorInfo; retryable?: boolean }
   | { type: 'LEASE_LOST'; reason: string }
   | { type: 'CANCEL'; reason?: string };
 
@@ -100,6 +102,7 @@ export const jobMachine = setup({
   },
   guards: {
     hasAttemptsLeft: ({ context }) => context.attempts < context.maxAttempts,
+    isPermanent: ({ event }) => event.type === 'FAIL' && event.retryable === false,
   },
   actions: {
     /**
@@ -157,7 +160,10 @@ export const jobMachine = setup({
       },
       on: {
         START: 'running',
-        FAIL: { target: 'attemptFailed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        FAIL: [
+          { guard: 'isPermanent', target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          { target: 'attemptFailed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        ],
         LEASE_LOST: { target: 'leaseLost', actions: { type: 'recordError', params: ({ event }) => ({ error: { message: event.reason } }) } },
         CANCEL: {
           target: 'cancelled',
@@ -181,7 +187,10 @@ export const jobMachine = setup({
           target: 'completed',
           actions: assign({ result: ({ event }) => event.result ?? null, progress: 100, error: null }),
         },
-        FAIL: { target: 'attemptFailed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        FAIL: [
+          { guard: 'isPermanent', target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          { target: 'attemptFailed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        ],
         LEASE_LOST: { target: 'leaseLost', actions: { type: 'recordError', params: ({ event }) => ({ error: { message: event.reason } }) } },
         CANCEL: {
           target: 'cancelled',

@@ -13,11 +13,24 @@ export interface ErrorInfo {
   message: string;
 }
 
+/** The longest error message kept (characters): a service's whole HTML error page must not become every monitor's traffic. */
+export const MAX_ERROR_MESSAGE = 10_000;
+
 export function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof Error) return { message: error.message || error.name };
-  if (typeof error === 'string') return { message: error };
-  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
-    return { message: (error as { message: string }).message };
-  }
-  return { message: String(error) };
+  return { message: boundMessage(messageOf(error)) };
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') return (error as { message: string }).message;
+  return String(error);
+}
+
+/** `message`, cut to MAX_ERROR_MESSAGE characters with a note saying how much was left out. */
+export function boundMessage(message: string): string {
+  if (message.length <= MAX_ERROR_MESSAGE) return message;
+  // The note takes under 64 characters, so the whole stays within the bound.
+  const kept = MAX_ERROR_MESSAGE - 64;
+  return `${message.slice(0, kept)} … (${message.length - kept} more characters)`;
 }

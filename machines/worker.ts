@@ -1,14 +1,19 @@
 /**
  * A worker: one process on a machine, embedding connectors. The hub runs this machine from the
- * worker's registration, heartbeats and disconnection; its record is what monitors show.
+ * worker's registration, heartbeats and leaving; its record is what monitors show.
  *
  *   ready <──LEASES──> busy          (busy while it holds at least one job)
  *     │ DRAIN            │ DRAIN
  *     v                  v
  *   draining  (finishes its jobs, takes no new ones)
  *   ready / busy / draining ──no HEARTBEAT for staleAfterMs──> stale ──offlineAfterMs──> offline
- *   any ──DISCONNECT (of its current session)──> offline
+ *   any ──LEAVE (its current session, closed on purpose)──> offline
  *   any ──REGISTER (a new session)──> ready   (whatever the old session held is given up first)
+ *   ready / busy / draining ──REGISTER (the same session, resumed)──> the same state
+ *
+ * A session outlives its connections: a worker whose connection dropped (a hub restarted, a
+ * network cut) registers again with its session and keeps its state and its leases. Only the
+ * heartbeat window decides that a worker is gone, so the lease of a job is exactly that window.
  *
  * Going stale or offline performs `workerLost`: in the same atomic step the hub revokes the
  * worker's job leases (its jobs are retried elsewhere) and marks its connectors offline, so
@@ -33,7 +38,7 @@ export const WORKER_TIMING_DEFAULTS: WorkerTimings = {
 };
 
 export interface WorkerRegistration {
-  /** One connection of the worker; a later registration replaces it. */
+  /** The worker's session: it survives reconnections; a registration with another one replaces it. */
   sessionId: string;
   machineId: string;
   capabilities: Capabilities;
@@ -55,7 +60,8 @@ export type WorkerEvent =
   /** How many jobs the worker holds now; only the change between none and some is recorded. */
   | { type: 'LEASES'; count: number }
   | { type: 'DRAIN' }
-  | { type: 'DISCONNECT'; sessionId: string };
+  /** The worker closed this session on purpose (it stopped). A dropped connection is not this: it is silence, and the heartbeat window judges it. */
+  | { type: 'LEAVE'; sessionId: string };
 
 /** Params of the `workerLost` effect: who is gone and which connectors went with it. */
 export interface WorkerLost {
@@ -107,10 +113,10 @@ export const workerMachine = setup({
         HEARTBEAT: { target: 'ready', reenter: true },
         LEASES: { guard: 'holdsJobs', target: 'busy' },
         DRAIN: 'draining',
-        DISCONNECT: { guard: 'isCurrentSession', target: 'offline' },
+        LEAVE: { guard: 'isCurrentSession', target: 'offline' },
         REGISTER: [
-          // The same connection registering again (a retry) changes nothing it holds.
-          { guard: 'isCurrentSession', actions: 'register' },
+          // Its session resumed (a reconnection): it keeps what it holds, and the heartbeat window starts over.
+          { guard: 'isCurrentSession', target: 'ready', reenter: true, actions: 'register' },
           { target: 'ready', reenter: true, actions: [{ type: 'workerLost', params: lost }, 'register'] },
         ],
       },
@@ -121,10 +127,10 @@ export const workerMachine = setup({
         HEARTBEAT: { target: 'busy', reenter: true },
         LEASES: { guard: not('holdsJobs'), target: 'ready' },
         DRAIN: 'draining',
-        DISCONNECT: { guard: 'isCurrentSession', target: 'offline' },
+        LEAVE: { guard: 'isCurrentSession', target: 'offline' },
         REGISTER: [
-          // The same connection registering again (a retry) changes nothing it holds.
-          { guard: 'isCurrentSession', actions: 'register' },
+          // Its session resumed (a reconnection): it keeps what it holds, and the heartbeat window starts over.
+          { guard: 'isCurrentSession', target: 'busy', reenter: true, actions: 'register' },
           { target: 'ready', reenter: true, actions: [{ type: 'workerLost', params: lost }, 'register'] },
         ],
       },
@@ -133,10 +139,10 @@ export const workerMachine = setup({
       after: { staleAfter: 'stale' },
       on: {
         HEARTBEAT: { target: 'draining', reenter: true },
-        DISCONNECT: { guard: 'isCurrentSession', target: 'offline' },
+        LEAVE: { guard: 'isCurrentSession', target: 'offline' },
         REGISTER: [
-          // The same connection registering again (a retry) changes nothing it holds.
-          { guard: 'isCurrentSession', actions: 'register' },
+          // Its session resumed (a reconnection): it keeps what it holds, and the heartbeat window starts over.
+          { guard: 'isCurrentSession', target: 'draining', reenter: true, actions: 'register' },
           { target: 'ready', reenter: true, actions: [{ type: 'workerLost', params: lost }, 'register'] },
         ],
       },
@@ -144,7 +150,8 @@ export const workerMachine = setup({
     stale: {
       entry: { type: 'workerLost', params: lost },
       after: { offlineAfter: 'offline' },
-      on: { REGISTER: { target: 'ready', actions: 'register' }, DISCONNECT: { guard: 'isCurrentSession', target: 'offline' } },
+      // Its leases are gone: whatever it registers with is a new session.
+      on: { REGISTER: { target: 'ready', actions: 'register' }, LEAVE: { guard: 'isCurrentSession', target: 'offline' } },
     },
     offline: {
       // Coming from stale, the leases are already gone; performing it again finds nothing.

@@ -48,6 +48,8 @@ program
   .option('--redis-prefix <prefix>', 'key prefix in Redis, so independent statehubs can share one server', 'statehub')
   .option('--tokens <file>', 'JSON file mapping tokens to roles (admin, monitor, client, worker); enables auth')
   .option('--body-limit <bytes>', 'largest accepted request body', integer('the body limit', 1), 1024 * 1024)
+  .option('--max-payload-bytes <bytes>', 'largest job payload (its JSON text); a bigger one is refused with 400', integer('the payload limit', 1), 1024 * 1024)
+  .option('--max-result-bytes <bytes>', 'largest job result (its JSON text); a bigger one fails its job', integer('the result limit', 1), 1024 * 1024)
   .option('--heartbeat-ms <ms>', 'how often workers send heartbeats', integer('the heartbeat interval', 10), 1_000)
   .option('--stale-after-ms <ms>', 'a worker without heartbeats this long is stale: its jobs are retried elsewhere', integer('the stale delay', 10), 3_000)
   .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
@@ -117,6 +119,8 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
     port: options.port as number,
     host: options.host as string,
     bodyLimit: options.bodyLimit as number,
+    maxPayloadBytes: options.maxPayloadBytes as number,
+    maxResultBytes: options.maxResultBytes as number,
     ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),
     timings: {
       heartbeatMs: options.heartbeatMs as number,

@@ -306,7 +306,8 @@ export class Dispatcher {
   }
 }
 
-function toAssignment(job: ActorRecord): Assignment {
+/** What a worker is told about a job assigned to one of its connectors. */
+export function toAssignment(job: ActorRecord): Assignment {
   const context = jobContext(job);
   return {
     jobId: job.id,

@@ -5,6 +5,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { HubError, invalidInput, parseInput } from '../protocol/errors.js';
+import { checkSize } from '../protocol/sizes.js';
 import { jobBatchSchema, jobSubmissionSchema, type JobSubmission } from '../protocol/jobs.js';
 import { offsetSchema } from '../protocol/monitor.js';
 import { KINDS } from '../protocol/record.js';
@@ -13,7 +14,8 @@ import type { Store } from '../store/store.js';
 import { bearerToken, type Auth, type Permission } from './auth.js';
 import type { Feed } from './feed.js';
 import type { Jobs } from './jobs.js';
-import type { Presence } from './presence.js';
+import type { ActorHost } from './actor-host.js';
+import { removeActor } from './removal.js';
 import type { Metrics } from './metrics.js';
 import { encodeSnapshot } from './encoding.js';
 import { fallbackPage } from './fallback-page.js';
@@ -23,7 +25,9 @@ import { streamEvents } from './sse.js';
 export interface HttpDeps {
   store: Store;
   jobs: Jobs;
-  presence: Presence;
+  host: ActorHost;
+  /** Largest job payload (bytes of its JSON text). */
+  maxPayloadBytes: number;
   feed: Feed;
   auth: Auth;
   metrics: Metrics;
@@ -66,6 +70,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.post('/api/jobs', { onRequest: allow('submit') }, async (request, reply) => {
     const submission = parseInput(jobSubmissionSchema, requireBody(request), 'job');
+    checkSize(submission.payload, deps.maxPayloadBytes, 'payload', '--max-payload-bytes');
     const [record] = await jobs.submit([submission]);
     return reply.status(201).send(record);
   });
@@ -74,7 +79,10 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const { jobs: items } = parseInput(jobBatchSchema, requireBody(request), 'batch');
     const submissions: JobSubmission[] = items.map((item, index) => {
       const parsed = jobSubmissionSchema.safeParse(item);
-      if (parsed.success) return parsed.data;
+      if (parsed.success) {
+        checkSize(parsed.data.payload, deps.maxPayloadBytes, `jobs[${index}].payload`, '--max-payload-bytes');
+        return parsed.data;
+      }
       const error = invalidInput(parsed.error, `job at index ${index}`);
       throw new HubError('bad_request', `jobs[${index}] is invalid: ${error.message.replace(/^invalid job at index \d+: /, '')}`, {
         index,
@@ -98,14 +106,14 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   });
 
   app.delete('/api/actors/:id', { onRequest: allow('manage') }, async (request) =>
-    deps.presence.remove(parseInput(idParams, request.params, 'actor id').id),
+    removeActor(deps.host, parseInput(idParams, request.params, 'actor id').id),
   );
 
   const history = async (request: FastifyRequest, kind?: 'job') => {
     const { id } = parseInput(idParams, request.params, 'id');
     const record = await store.get(id);
     if (!record || (kind && record.kind !== kind)) throw new HubError('not_found', `no ${kind ?? 'actor'} ${id}`);
-    return { entries: await store.history(id) };
+    return { entries: await store.history(id), limit: store.historyLimit };
   };
   app.get('/api/jobs/:id/history', { onRequest: allow('read') }, (request) => history(request, 'job'));
   app.get('/api/actors/:id/history', { onRequest: allow('read') }, (request) => history(request));

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import pino, { type Logger } from 'pino';
 import { WORKER_TIMING_DEFAULTS, type WorkerTimings } from '../../machines/worker.js';
+import type { WorkerLimits } from '../protocol/worker.js';
 import { MemoryStore } from '../store/memory.js';
 import { RedisStore } from '../store/redis.js';
 import type { Store } from '../store/store.js';
@@ -37,6 +38,13 @@ export interface HubOptions {
   tokens?: Tokens;
   /** Largest accepted HTTP body, in bytes. Default 1 MiB. */
   bodyLimit?: number;
+  /** Largest job payload (bytes of its JSON text); a bigger one is refused with 400. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /**
+   * Largest job result (bytes of its JSON text); a bigger one fails its job, not retried. Default
+   * 1 MiB. The worker socket takes messages up to this plus 1 MiB, and workers are told both.
+   */
+  maxResultBytes?: number;
   timings?: Partial<WorkerTimings>;
   retention?: Partial<RetentionOptions>;
   /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
@@ -58,6 +66,8 @@ export interface Hub {
   close(): Promise<void>;
 }
 
+const MiB = 1024 * 1024;
+
 // The built monitor is dist/ui, whether this module runs from dist/src/hub or from src/hub.
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DEFAULT_UI_DIR = join(here, here.includes(`${sep}dist${sep}`) ? '../../ui' : '../../dist/ui');
@@ -67,6 +77,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const ownStore = !options.store;
   const store = options.store ?? (options.redis ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : new MemoryStore());
   const timings = { ...WORKER_TIMING_DEFAULTS, ...options.timings };
+  const maxResultBytes = options.maxResultBytes ?? MiB;
+  const limits: WorkerLimits = { maxResultBytes, maxMessageBytes: maxResultBytes + MiB };
   const auth = new Auth(options.tokens);
   const onError = (error: unknown) => log.error({ err: error }, 'hub error');
 
@@ -87,7 +99,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const app = await createHttp({
     store,
     jobs,
-    presence,
+    host,
+    maxPayloadBytes: options.maxPayloadBytes ?? MiB,
     feed,
     auth,
     metrics,
@@ -99,7 +112,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     serveClient: false,
     perMessageDeflate: false,
     httpCompression: false,
-    maxHttpBufferSize: options.bodyLimit ?? 1024 * 1024,
+    maxHttpBufferSize: limits.maxMessageBytes,
     cors: { origin: true },
   });
   let closing = false;
@@ -107,7 +120,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const monitors = io.of('/monitor');
   const stopBroadcast = attachMonitorGateway(monitors, feed, auth, { maxQueuedPackets: options.maxQueuedPackets ?? 10_000, onError });
   const workers = io.of('/worker');
-  attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, closing: () => closing, onError });
+  attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, limits, closing: () => closing, onError });
   monitors.on('connection', (socket) => {
     metrics.monitors.inc();
     socket.on('disconnect', () => metrics.monitors.dec());

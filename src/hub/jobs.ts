@@ -3,8 +3,10 @@
  * completion and failure from the worker that holds the job's lease.
  */
 import { randomBytes } from 'node:crypto';
+import type { Json } from '../../machines/json.js';
 import { JOB_FINAL_STATES, type JobContext, type JobEvent } from '../../machines/job.js';
 import { HubError } from '../protocol/errors.js';
+import { jsonBytes, tooLarge } from '../protocol/sizes.js';
 import { toJobInput, type JobSubmission } from '../protocol/jobs.js';
 import type { ActorRecord } from '../protocol/record.js';
 import { leaseHolder } from '../store/job-index.js';
@@ -43,6 +45,16 @@ export function newJobId(now: number): string {
     sameMs += 1;
   }
   return `job_${lastMs.toString(36)}${sameMs.toString(36).padStart(4, '0')}${randomHex(6)}`;
+}
+
+/**
+ * The event a worker's completion report becomes: COMPLETE, or, for a result whose JSON text is
+ * over `maxResultBytes`, a failure naming its size and the limit that retrying cannot fix.
+ */
+export function completion(result: Json, maxResultBytes: number): JobEvent {
+  const bytes = jsonBytes(result);
+  if (bytes <= maxResultBytes) return { type: 'COMPLETE', result };
+  return { type: 'FAIL', error: { message: `${tooLarge('the result', bytes, maxResultBytes)} (--max-result-bytes)` }, retryable: false };
 }
 
 export class Jobs {

@@ -2,14 +2,16 @@
  * Worker and machine presence: registration, heartbeats, draining and disconnection drive the
  * worker actors; machines and the busy flag are derived from what each step changed.
  */
+import { randomUUID } from 'node:crypto';
 import type { JobEvent } from '../../machines/job.js';
 import type { HostEvent } from '../../machines/machine.js';
 import type { WorkerContext, WorkerEvent, WorkerLost, WorkerTimings } from '../../machines/worker.js';
 import { HubError } from '../protocol/errors.js';
 import type { ActorRecord, Kind } from '../protocol/record.js';
-import type { Register } from '../protocol/worker.js';
+import type { HeldJob, Register } from '../protocol/worker.js';
 import { leaseHolder } from '../store/job-index.js';
 import type { ActorHost } from './actor-host.js';
+import { jobContext } from './jobs.js';
 import type { Transaction } from './transaction.js';
 
 const ONLINE = new Set(['ready', 'busy', 'draining']);
@@ -17,6 +19,17 @@ const ONLINE = new Set(['ready', 'busy', 'draining']);
 export const isOnline = (worker: ActorRecord) => ONLINE.has(worker.state);
 
 export const workerContext = (worker: ActorRecord) => worker.snapshot.context as unknown as WorkerContext;
+
+/** What a registration opened or resumed. */
+export interface Registered {
+  worker: ActorRecord;
+  sessionId: string;
+  resumed: boolean;
+  /** Jobs the worker said it holds that are not its any more. */
+  revoked: string[];
+  /** Jobs assigned to it whose assignment it never received: to be sent again. */
+  reassigned: ActorRecord[];
+}
 
 export class Presence {
   constructor(
@@ -28,31 +41,43 @@ export class Presence {
     host.addBeforeCommit((tx) => this.countMachineWorkers(tx));
   }
 
-  /** Starts a worker session; the connectors' snapshots are recorded as the worker reports them. */
-  async register(registration: Register, sessionId: string): Promise<ActorRecord> {
+  /**
+   * Opens a worker session, or resumes the one named in `registration.resume` when the hub still
+   * counts it (the worker is online with that session): then the worker keeps its state and the
+   * leases of the jobs it says it holds. Either way the connectors' snapshots are recorded as the
+   * worker reports them, and connectors it no longer declares leave the live set.
+   *
+   * Throws HubError `conflict` when an id belongs to another kind, or the worker id is online on
+   * another machine; `bad_request` for ids used twice in the registration.
+   */
+  async register(registration: Register): Promise<Registered> {
     const { value } = await this.host.run(async (tx) => {
       await this.checkIds(tx, registration);
-      const machine = await tx.get(registration.machineId);
-      if (!machine || machine.removed) await tx.create('machine', registration.machineId, { id: registration.machineId }, undefined, machine);
+      const { workerId, machineId } = registration;
+      const machine = await tx.get(machineId);
+      if (!machine || machine.removed) await tx.create('machine', machineId, { id: machineId }, undefined, machine);
+      const existing = await tx.get(workerId);
+      const live = existing && !existing.removed ? existing : undefined;
+      if (live && isOnline(live) && live.parentId !== machineId) {
+        throw new HubError('conflict', `worker ${workerId} is ${live.state} on machine ${live.parentId}`);
+      }
+      const resumed = live !== undefined && isOnline(live) && registration.resume?.sessionId === workerContext(live).sessionId;
+      const sessionId = resumed ? workerContext(live).sessionId : randomUUID();
       const event: WorkerEvent = {
         type: 'REGISTER',
         sessionId,
-        machineId: registration.machineId,
+        machineId,
         capabilities: registration.capabilities,
         connectorIds: registration.connectors.map((connector) => connector.id),
       };
-      const existing = await tx.get(registration.workerId);
-      if (existing && !existing.removed && existing.parentId !== registration.machineId) {
-        throw new HubError('conflict', `worker ${registration.workerId} belongs to machine ${existing.parentId}`);
-      }
-      const worker =
-        existing && !existing.removed
-          ? await tx.send(registration.workerId, event)
-          : await tx.create('worker', registration.workerId, { id: registration.workerId, ...event, timings: this.timings }, registration.machineId, existing);
-      for (const connector of registration.connectors) {
-        await tx.put('connector', connector.id, registration.workerId, connector.snapshot);
-      }
-      return worker as ActorRecord;
+      // A worker that comes back on another machine starts over there.
+      if (live?.parentId === machineId) await tx.send(workerId, event);
+      else await tx.create('worker', workerId, { id: workerId, ...event, timings: this.timings }, machineId, existing);
+      for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot);
+      await this.removeUndeclared(tx, workerId, new Set(event.connectorIds));
+      if (registration.draining) await tx.send(workerId, { type: 'DRAIN' } satisfies WorkerEvent);
+      const { revoked, reassigned } = await this.reconcileLeases(tx, workerId, registration.resume?.jobs ?? []);
+      return { worker: (await tx.get(workerId)) as ActorRecord, sessionId, resumed, revoked, reassigned };
     });
     return value;
   }
@@ -70,32 +95,9 @@ export class Presence {
     return true;
   }
 
-  async disconnect(workerId: string, sessionId: string): Promise<void> {
-    await this.host.run((tx) => tx.send(workerId, { type: 'DISCONNECT', sessionId } satisfies WorkerEvent));
-  }
-
-  /**
-   * Takes an offline worker (with its connectors) or an offline machine (with its workers) out of
-   * the live set: until then a monitor keeps showing them, greyed.
-   */
-  async remove(id: string): Promise<ActorRecord> {
-    const { value } = await this.host.run(async (tx) => {
-      const record = await tx.get(id);
-      if (!record || record.removed) throw new HubError('not_found', `no actor ${id}`);
-      if (record.kind !== 'worker' && record.kind !== 'machine') {
-        throw new HubError('bad_request', `only workers and machines are removed by hand; ${id} is a ${record.kind}`);
-      }
-      if (record.state !== 'offline') {
-        throw new HubError('conflict', `${record.kind} ${id} is ${record.state}: only offline workers and machines can be removed`, { state: record.state });
-      }
-      const workers = record.kind === 'machine' ? await tx.store.children(id) : [record];
-      for (const worker of workers) {
-        for (const connector of await tx.store.children(worker.id)) tx.remove(connector);
-        if (worker !== record) tx.remove(worker);
-      }
-      return tx.remove(record);
-    });
-    return value;
+  /** The worker closed its session on purpose: it goes offline now, its leases with it. */
+  async leave(workerId: string, sessionId: string): Promise<void> {
+    await this.host.run((tx) => tx.send(workerId, { type: 'LEAVE', sessionId } satisfies WorkerEvent));
   }
 
   /** Records a connector's new snapshot, if it belongs to this live session; false otherwise. */
@@ -111,6 +113,39 @@ export class Presence {
     const worker = await tx.get(workerId);
     if (!worker || worker.removed || worker.kind !== 'worker' || !isOnline(worker)) return undefined;
     return workerContext(worker).sessionId === sessionId ? worker : undefined;
+  }
+
+  /** Connectors of the worker that its registration no longer declares leave the live set. */
+  private async removeUndeclared(tx: Transaction, workerId: string, declared: Set<string>): Promise<void> {
+    for (const child of await tx.store.children(workerId)) {
+      if (child.kind !== 'connector' || declared.has(child.id)) continue;
+      const current = await tx.get(child.id);
+      if (current && !current.removed && current.parentId === workerId) tx.remove(current);
+    }
+  }
+
+  /**
+   * Squares the jobs a registering worker says it holds with the leases the hub gave it. A job
+   * leased to it and held: kept. Held but not (or no longer) leased to it on that connector:
+   * revoked, the worker stops it. Leased but not held: an assignment the worker never received
+   * is sent again; a running job it no longer has loses its lease.
+   */
+  private async reconcileLeases(tx: Transaction, workerId: string, held: HeldJob[]): Promise<{ revoked: string[]; reassigned: ActorRecord[] }> {
+    const leased = await this.leases(tx, workerId);
+    const holds = new Map(held.map((job) => [job.jobId, job.connectorId]));
+    const revoked: string[] = [];
+    for (const [jobId, connectorId] of holds) {
+      const job = leased.has(jobId) ? await tx.get(jobId) : undefined;
+      if (!job || jobContext(job).connectorId !== connectorId) revoked.push(jobId);
+    }
+    const reassigned: ActorRecord[] = [];
+    for (const jobId of leased) {
+      if (holds.has(jobId)) continue;
+      const job = await tx.get(jobId);
+      if (job?.state === 'assigned') reassigned.push(job);
+      else if (job) await tx.send(jobId, { type: 'LEASE_LOST', reason: `worker ${workerId} no longer ran it when it reconnected` } satisfies JobEvent);
+    }
+    return { revoked, reassigned };
   }
 
   /** Ids are unique across kinds, and a connector belongs to one worker at a time. */
@@ -190,19 +225,21 @@ export class Presence {
     }
   }
 
-  /** Brings each machine whose workers came or went this step up to date. */
+  /** Brings each machine whose workers came, went or moved this step up to date. */
   private async countMachineWorkers(tx: Transaction): Promise<void> {
     const machines = new Set<string>();
     for (const worker of tx.changed('worker')) {
       const before = tx.before.get(worker.id);
-      if (!before || before.removed || worker.removed || isOnline(before) !== isOnline(worker)) machines.add(workerContext(worker).machineId);
+      if (!before || before.removed || worker.removed || isOnline(before) !== isOnline(worker) || before.parentId !== worker.parentId) {
+        if (worker.parentId !== undefined) machines.add(worker.parentId);
+        if (before?.parentId !== undefined && !before.removed) machines.add(before.parentId);
+      }
     }
     for (const machineId of machines) {
       const workers = new Map((await tx.store.children(machineId)).map((worker) => [worker.id, worker]));
       for (const worker of tx.changed('worker')) {
-        if (worker.parentId !== machineId) continue;
-        if (worker.removed) workers.delete(worker.id);
-        else workers.set(worker.id, worker);
+        if (worker.parentId === machineId && !worker.removed) workers.set(worker.id, worker);
+        else workers.delete(worker.id);
       }
       const online = [...workers.values()].filter((worker) => worker.kind === 'worker' && isOnline(worker)).length;
       await tx.send(machineId, { type: 'WORKERS', online, total: workers.size } satisfies HostEvent);

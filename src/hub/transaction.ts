@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EventObject } from 'xstate';
 import { NEVER } from '../../machines/json.js';
-import { topState, type ActorRecord, type Kind, type PersistedSnapshot } from '../protocol/record.js';
+import { stateSince, topState, type ActorRecord, type Kind, type PersistedSnapshot } from '../protocol/record.js';
 import type { Store, Timer, TimerRef } from '../store/store.js';
 import type { RecordCache } from './record-cache.js';
 import type { Stepper, StepAction } from './step.js';
@@ -64,7 +64,7 @@ export class Transaction {
     if (!record || record.removed) return undefined;
     const stepped = this.stepper(record.kind).next(record.snapshot, event);
     const changed = hasChanged(record.snapshot, stepped.snapshot);
-    const next = changed ? this.stage({ ...record, seq: record.seq + 1, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot, updatedAt: this.updatedAt }, record) : record;
+    const next = changed ? this.stage(this.next(record, { ...record, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot }), record) : record;
     await this.perform(id, stepped.actions, next);
     return next;
   }
@@ -73,15 +73,7 @@ export class Transaction {
   async create(kind: Kind, id: string, input: unknown, parentId?: string, removed?: ActorRecord): Promise<ActorRecord> {
     const stepped = this.stepper(kind).initial(input);
     const record = this.stage(
-      {
-        id,
-        kind,
-        ...(parentId === undefined ? {} : { parentId }),
-        seq: (removed?.seq ?? 0) + 1,
-        state: topState(stepped.snapshot.value),
-        snapshot: stepped.snapshot,
-        updatedAt: this.updatedAt,
-      },
+      this.next(removed, { id, kind, ...(parentId === undefined ? {} : { parentId }), state: topState(stepped.snapshot.value), snapshot: stepped.snapshot }),
       removed,
     );
     await this.perform(id, stepped.actions, record);
@@ -91,13 +83,12 @@ export class Transaction {
   /** Records a snapshot computed elsewhere (a connector's, reported by its worker) as the actor's next record. */
   async put(kind: Kind, id: string, parentId: string | undefined, snapshot: PersistedSnapshot): Promise<ActorRecord> {
     const previous = await this.get(id);
-    const seq = previous ? previous.seq + 1 : 1;
-    return this.stage({ id, kind, ...(parentId === undefined ? {} : { parentId }), seq, state: topState(snapshot.value), snapshot, updatedAt: this.updatedAt }, previous);
+    return this.stage(this.next(previous, { id, kind, ...(parentId === undefined ? {} : { parentId }), state: topState(snapshot.value), snapshot }), previous);
   }
 
   /** Takes a live actor out of the live set; it stays readable by id for the store's retention. */
   remove(record: ActorRecord): ActorRecord {
-    return this.stage({ ...record, seq: record.seq + 1, updatedAt: this.updatedAt, removed: true }, record);
+    return this.stage({ ...this.next(record, record), removed: true }, record);
   }
 
   /** Runs `fn` once the transaction committed (never if it did not). */
@@ -128,6 +119,17 @@ export class Transaction {
 
   afterCommit(): void {
     for (const fn of this.committed) fn();
+  }
+
+  /**
+   * The record following `previous` (undefined: none, or a removed one when `change` brings the
+   * actor back): the next seq, this commit's time, and the moment its current state was entered,
+   * which moves only when the top-level state does.
+   */
+  private next(previous: ActorRecord | undefined, change: Omit<ActorRecord, 'seq' | 'updatedAt' | 'stateSince' | 'removed'>): ActorRecord {
+    const { removed: _removed, ...rest } = change as ActorRecord;
+    const stays = previous !== undefined && !previous.removed && previous.state === change.state;
+    return { ...rest, seq: (previous?.seq ?? 0) + 1, updatedAt: this.updatedAt, stateSince: stays ? stateSince(previous) : this.updatedAt };
   }
 
   private stage(record: ActorRecord, previous: ActorRecord | undefined): ActorRecord {

@@ -18,12 +18,13 @@ import {
   registerSchema,
   workerAuthSchema,
   type RegisterAck,
+  type WorkerLimits,
 } from '../protocol/worker.js';
 import type { WorkerTimings } from '../../machines/worker.js';
 import type { ActorHost } from './actor-host.js';
 import type { Auth } from './auth.js';
-import type { Dispatcher, WorkerLink } from './dispatch.js';
-import type { Jobs } from './jobs.js';
+import { toAssignment, type Dispatcher, type WorkerLink } from './dispatch.js';
+import { completion, type Jobs } from './jobs.js';
 import { reject, toConnectError } from './socket-errors.js';
 import type { Transaction } from './transaction.js';
 import type { JobEvent } from '../../machines/job.js';
@@ -31,6 +32,8 @@ import type { Presence } from './presence.js';
 
 export interface WorkerGatewayDeps {
   host: ActorHost;
+  /** Sizes the hub accepts from workers; told to each worker when it registers. */
+  limits: WorkerLimits;
   presence: Presence;
   jobs: Jobs;
   dispatcher: Dispatcher;
@@ -67,6 +70,8 @@ export function attachWorkerGateway(nsp: Namespace, deps: WorkerGatewayDeps): vo
 
 class WorkerSession {
   private workerId: string | undefined;
+  /** The worker's session, as the hub opened or resumed it on this connection. */
+  private sessionId: string | undefined;
   private readonly handled = new Set<string>();
   /** How each report that may come in a `reports` batch is read. */
   private readonly reports = new Map<string, (payload: unknown, ack: Ack) => Pending | HubError>();
@@ -85,36 +90,50 @@ class WorkerSession {
     const { presence, jobs } = deps;
     const report = (tx: Transaction, jobId: string, event: JobEvent) => jobs.report(tx, this.registered(), jobId, event);
     this.alone('register', registerSchema, (registration) => this.register(registration));
-    this.alone('drain', undefined, async () => ({ ok: await deps.host.run((tx) => presence.drain(tx, this.registered(), socket.id)).then((done) => done.value) }));
-    this.inTx('heartbeat', undefined, async (_, tx) => ({ resync: !(await presence.heartbeat(tx, this.registered(), socket.id)) }));
-    this.inTx('connector', connectorUpdateSchema, async ({ id, snapshot }, tx) => ({ ok: await presence.connectorChanged(tx, this.registered(), socket.id, id, snapshot) }));
+    this.alone('drain', undefined, async () => ({ ok: await deps.host.run((tx) => presence.drain(tx, this.registered(), this.session())).then((done) => done.value) }));
+    this.inTx('heartbeat', undefined, async (_, tx) => ({ resync: !(await presence.heartbeat(tx, this.registered(), this.session())) }));
+    this.inTx('connector', connectorUpdateSchema, async ({ id, snapshot }, tx) => ({ ok: await presence.connectorChanged(tx, this.registered(), this.session(), id, snapshot) }));
     this.inTx('job:started', jobStartedSchema, async ({ jobId }, tx) => ({ ok: await report(tx, jobId, { type: 'START' }) }));
     this.inTx('job:progress', jobProgressSchema, async ({ jobId, progress }, tx) => ({ ok: await report(tx, jobId, { type: 'PROGRESS', progress }) }));
-    this.inTx('job:completed', jobCompletedSchema, async ({ jobId, result }, tx) => ({ ok: await report(tx, jobId, { type: 'COMPLETE', result: result ?? null }) }));
-    this.inTx('job:failed', jobFailedSchema, async ({ jobId, error }, tx) => ({ ok: await report(tx, jobId, { type: 'FAIL', error }) }));
+    this.inTx('job:completed', jobCompletedSchema, async ({ jobId, result }, tx) => ({ ok: await report(tx, jobId, completion(result ?? null, deps.limits.maxResultBytes)) }));
+    this.inTx('job:failed', jobFailedSchema, async ({ jobId, error, retryable }, tx) => ({ ok: await report(tx, jobId, { type: 'FAIL', error, ...(retryable === undefined ? {} : { retryable }) }) }));
     this.inTx('job:rejected', jobRejectedSchema, async ({ jobId, reason }, tx) => ({ ok: await report(tx, jobId, { type: 'LEASE_LOST', reason }) }));
     socket.on('reports', (...args: unknown[]) => this.batch(args));
     this.handled.add('reports');
     socket.onAny((event: string, ...args: unknown[]) => {
       if (!this.handled.has(event)) reject(socket, new HubError('bad_request', `unknown worker event "${event}"`), args);
     });
-    socket.on('disconnect', () => this.disconnected());
+    socket.on('disconnect', (reason) => this.disconnected(reason));
   }
 
   private async register(registration: z.output<typeof registerSchema>): Promise<RegisterAck> {
     if (this.workerId !== undefined && this.workerId !== registration.workerId) {
       throw new HubError('conflict', `this connection is worker ${this.workerId}; connect again to register ${registration.workerId}`);
     }
-    await this.deps.presence.register(registration, this.socket.id);
+    const registered = await this.deps.presence.register(registration);
     this.workerId = registration.workerId;
+    this.sessionId = registered.sessionId;
     this.socket.data.workerId = registration.workerId;
     this.deps.dispatcher.attach(registration.workerId, this.link);
-    return { sessionId: this.socket.id, heartbeatMs: this.deps.timings.heartbeatMs };
+    // After the answer (same socket, so in order): the worker has its session when they arrive.
+    if (registered.reassigned.length > 0) setImmediate(() => this.socket.connected && this.link.assign(registered.reassigned.map(toAssignment)));
+    return {
+      sessionId: registered.sessionId,
+      heartbeatMs: this.deps.timings.heartbeatMs,
+      resumed: registered.resumed,
+      revoked: registered.revoked,
+      limits: this.deps.limits,
+    };
   }
 
   private registered(): string {
     if (this.workerId === undefined) throw new HubError('conflict', 'register first');
     return this.workerId;
+  }
+
+  private session(): string {
+    if (this.sessionId === undefined) throw new HubError('conflict', 'register first');
+    return this.sessionId;
   }
 
   /** A message handled in its own transaction(s). */
@@ -214,12 +233,17 @@ class WorkerSession {
     });
   }
 
-  private disconnected(): void {
-    const workerId = this.workerId;
-    if (workerId === undefined) return;
+  /**
+   * Only a worker that closed its connection itself has left. A connection that dropped (a
+   * network cut, this hub going away) says nothing about the worker: it may resume its session on
+   * any hub, and the heartbeat window decides when it is gone.
+   */
+  private disconnected(reason: string): void {
+    const { workerId, sessionId } = this;
+    if (workerId === undefined || sessionId === undefined) return;
     this.deps.dispatcher.detach(workerId, this.link);
-    if (this.deps.closing()) return;
-    this.pending.push({ event: 'disconnect', ack: undefined, alone: () => this.deps.presence.disconnect(workerId, this.socket.id) });
+    if (this.deps.closing() || reason !== 'client namespace disconnect') return;
+    this.pending.push({ event: 'leave', ack: undefined, alone: () => this.deps.presence.leave(workerId, sessionId) });
     void this.drain();
   }
 }

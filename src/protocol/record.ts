@@ -27,8 +27,14 @@ export interface ActorRecord {
   /** Top-level state name. */
   state: string;
   snapshot: PersistedSnapshot;
-  /** ISO-8601. */
+  /** ISO-8601: when this record was committed. */
   updatedAt: string;
+  /**
+   * ISO-8601: when the actor entered its current top-level `state` (set by the step that made
+   * the change, so every reader shows the same "idle since"). Records written before this field
+   * existed lack it; read it through `stateSince()`.
+   */
+  stateSince?: string;
   /** The actor left the live set. */
   removed?: true;
 }
@@ -42,6 +48,11 @@ export interface LogEntry {
 export interface Snapshot {
   offset: string;
   records: ActorRecord[];
+}
+
+/** When the actor entered its current state: the record's own fact, or its last change for records that predate it. */
+export function stateSince(record: ActorRecord): string {
+  return record.stateSince ?? record.updatedAt;
 }
 
 /** The top-level state name of a state value: `{ idle: 'ready' }` -> `idle`. */

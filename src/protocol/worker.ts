@@ -1,6 +1,6 @@
 /** The worker protocol over Socket.IO namespace `/worker`: what a worker may send, and what the hub sends it. */
 import { z } from 'zod';
-import type { Json } from '../../machines/json.js';
+import { MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
 import { idSchema } from './ids.js';
 import { jobTypeSchema } from './jobs.js';
 import type { PersistedSnapshot } from './record.js';
@@ -18,13 +18,22 @@ export const connectorSnapshotSchema = z.looseObject({
 
 export const workerAuthSchema = z.object({ token: z.string().optional() });
 
+/** A job a worker holds: running on one of its connectors, or finished with its outcome not yet taken by the hub. */
+export const heldJobSchema = z.strictObject({ jobId: idSchema, connectorId: idSchema });
+export type HeldJob = z.output<typeof heldJobSchema>;
+
 export const registerSchema = z.strictObject({
   workerId: idSchema,
   machineId: idSchema,
   capabilities: z.record(z.string().min(1), json).optional().default({}),
+  /** Every connector the worker has: connectors of an earlier registration missing here leave the live set. */
   connectors: z
     .array(z.strictObject({ id: idSchema, type: jobTypeSchema, snapshot: connectorSnapshotSchema }))
     .max(1_000),
+  /** The session this process held before its connection dropped, and the jobs it still holds in it. */
+  resume: z.strictObject({ sessionId: z.string().min(1).max(200), jobs: z.array(heldJobSchema).max(10_000) }).optional(),
+  /** The worker was draining: it stays so in the session this registration opens or resumes. */
+  draining: z.boolean().optional(),
 });
 export type Register = z.output<typeof registerSchema>;
 
@@ -36,14 +45,29 @@ export const jobProgressSchema = z.strictObject({ jobId: idSchema, progress: z.n
 export const jobCompletedSchema = z.strictObject({ jobId: idSchema, result: json.optional() });
 export const jobFailedSchema = z.strictObject({
   jobId: idSchema,
-  error: z.strictObject({ message: z.string().max(10_000) }),
+  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE) }),
+  /** False when trying again cannot help (e.g. a result over the size limit): the job fails for good. */
+  retryable: z.boolean().optional(),
 });
 export const jobRejectedSchema = z.strictObject({ jobId: idSchema, reason: z.string().max(10_000) });
+
+/** Sizes the hub accepts from a worker (bytes of JSON text); a worker keeps under them. */
+export interface WorkerLimits {
+  /** Largest message on the worker socket: a bigger one closes the connection. */
+  maxMessageBytes: number;
+  /** Largest job result; a bigger one fails its job (not retried). */
+  maxResultBytes: number;
+}
 
 /** What the hub answers a registration with. */
 export interface RegisterAck {
   sessionId: string;
   heartbeatMs: number;
+  /** True when the registration resumed the worker's earlier session: it keeps its state and the jobs not in `revoked`. */
+  resumed: boolean;
+  /** Jobs the worker said it holds that are no longer its (cancelled, timed out, retried elsewhere): stop them, drop their outcomes. */
+  revoked: string[];
+  limits: WorkerLimits;
 }
 
 /** hub -> worker `job:assign`. */

@@ -32,6 +32,10 @@ export class MemoryStore implements Store {
   // Birth time plus randomness: two stores made in the same millisecond still never share offsets.
   private readonly epoch = `${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
   private readonly options: Required<StoreOptions>;
+
+  get historyLimit(): number {
+    return this.options.historyLimit;
+  }
   private readonly live = new Map<string, ActorRecord>();
   /** Removed records, oldest first, readable until they expire. */
   private readonly archive = new Map<string, { record: ActorRecord; expiresAt: number }>();

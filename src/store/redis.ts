@@ -49,6 +49,10 @@ const TAIL_PATIENCE_MS = 10_000;
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly options: Required<StoreOptions>;
+
+  get historyLimit(): number {
+    return this.options.historyLimit;
+  }
   private readonly prefix: string;
   private readonly listeners = new Set<(entries: LogEntry[]) => void>();
   private readonly gapListeners = new Set<() => void>();

@@ -71,6 +71,8 @@ export const STORE_DEFAULTS = {
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
+  /** Changes kept per actor for `history` (StoreOptions.historyLimit). */
+  readonly historyLimit: number;
   /**
    * Writes every record, appends each to the log at a new offset, updates the pending-job and
    * lease indexes and the timers: all or nothing. Throws ConflictError when a seq or the

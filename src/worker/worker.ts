@@ -1,8 +1,10 @@
 /**
  * The worker SDK: a process's connectors as XState actors, connected to a hub. It registers,
  * heartbeats, streams every connector snapshot, runs what the hub assigns and reports how it
- * went. It reconnects by itself; a new connection is a new session, so work from the old one
- * is aborted (the hub has already given those jobs to someone else).
+ * went. It reconnects by itself and resumes its session, to the same hub or another one: its
+ * running jobs go on and outcomes finished meanwhile are delivered. Only when the hub opened a
+ * new session (the worker was away longer than the heartbeat window) is the old work aborted:
+ * the hub has already given those jobs to someone else.
  */
 import { hostname } from 'node:os';
 import { createActor } from 'xstate';
@@ -10,7 +12,8 @@ import { io, type Socket } from 'socket.io-client';
 import type { Json, ErrorInfo } from '../../machines/json.js';
 import type { Capabilities } from '../../machines/worker.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
-import type { Abort, Assignment, HeartbeatAck, RegisterAck } from '../protocol/worker.js';
+import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { tooLarge } from '../protocol/sizes.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
 export interface WorkerOptions {
@@ -54,12 +57,20 @@ export function createWorker(options: WorkerOptions): Worker {
   const id = options.id ?? `${machineId}-${process.pid}`;
   const log = options.log ?? (() => {});
   const progressIntervalMs = options.progressIntervalMs ?? 250;
+  /** Jobs its connectors run now. */
   const running = new Map<string, Running>();
+  /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
+  const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
+  /** The hub's session for this process: it outlives connections, so a reconnection resumes it. */
   let session: string | undefined;
+  /** Registered on the current connection: reports may go out. */
+  let registered = false;
+  let limits: WorkerLimits = DEFAULT_LIMITS;
   let heartbeat: NodeJS.Timeout | undefined;
+  let draining = false;
   let stopped = false;
   let connectorsStarted = false;
 
@@ -68,64 +79,84 @@ export function createWorker(options: WorkerOptions): Worker {
     // Its own connection, not multiplexed with a monitor's: its lifetime is the session's.
     forceNew: true,
     auth: { token: options.token },
-    reconnectionDelay: 250,
-    reconnectionDelayMax: 2_000,
+    // Back quickly after a cut, well inside the heartbeat window that keeps its leases.
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 500,
     autoConnect: false,
   });
 
   /**
    * Reports leave together, one `reports` message per turn of the event loop, answered by one
-   * ack: a busy worker sends (and the hub commits) a batch, not a message per report. Only within
-   * a live session: anything older is void for the hub anyway.
+   * ack: a busy worker sends (and the hub commits) a batch, not a message per report. Only while
+   * registered on a live connection; what matters across a reconnection (outcomes, starts,
+   * connector snapshots) is sent again once it resumes.
    */
   let outbox: Outgoing[] = [];
-  const send = (event: string, payload: unknown, onAnswer?: (answer: Answer | undefined) => void) => {
-    if (!session || !socket.connected) return;
-    outbox.push({ event, payload, onAnswer });
+  const send = (event: string, payload: unknown, onAnswer?: (answer: Answer | undefined) => void, bytes?: number) => {
+    if (!registered || !socket.connected) return;
+    outbox.push({ event, payload, onAnswer, bytes: bytes ?? Buffer.byteLength(JSON.stringify(payload)) });
     if (outbox.length === 1) setImmediate(flush);
   };
+  /** Sends the outbox in messages the hub's socket accepts (it closes the connection on a bigger one). */
   function flush(): void {
     const items = outbox;
     outbox = [];
-    if (items.length === 0 || !session || !socket.connected) return;
-    socket.timeout(10_000).emit('reports', items.map((item) => [item.event, item.payload]), (timedOut: Error | null, answers?: Answer[]) => {
-      items.forEach((item, index) => item.onAnswer?.(timedOut ? undefined : answers?.[index]));
-    });
+    if (items.length === 0 || !registered || !socket.connected) return;
+    for (const message of splitBySize(items, limits.maxMessageBytes - MESSAGE_OVERHEAD)) {
+      socket.timeout(10_000).emit('reports', message.map((item) => [item.event, item.payload]), (timedOut: Error | null, answers?: Answer[]) => {
+        message.forEach((item, index) => item.onAnswer?.(timedOut ? undefined : answers?.[index]));
+      });
+    }
   }
 
   /**
-   * Sends a job's outcome until the hub has taken it (or said the job is no longer ours): a hub
-   * whose store is briefly away answers `unavailable`, and the outcome must not be lost then.
+   * Sends a job's outcome until the hub has taken it, or says the job is no longer this worker's.
+   * A hub whose store is briefly away answers `unavailable`, a cut connection answers nothing: the
+   * outcome is kept and sent again (a resumed session sends every outcome still kept).
    */
-  const deliver = (event: string, payload: { jobId: string; [field: string]: unknown }, delayMs = 250) => {
-    const sentIn = session;
-    send(event, payload, (answer) => {
-      if (answer?.ok) return;
-      const retry = answer === undefined || answer.error?.code === 'unavailable';
-      if (retry && session === sentIn && !stopped) {
-        setTimeout(() => deliver(event, payload, Math.min(delayMs * 2, 5_000)), delayMs);
-      } else {
-        log(`hub did not take ${event} of ${payload.jobId}: ${answer ? describe(answer) : 'no answer'}`);
-      }
-    });
-  };
+  function deliver(jobId: string, delayMs = 250): void {
+    const outcome = outcomes.get(jobId);
+    if (!outcome) return;
+    const attempt = ++outcome.attempt;
+    send(
+      outcome.event,
+      outcome.payload,
+      (answer) => {
+        if (outcomes.get(jobId) !== outcome || outcome.attempt !== attempt) return;
+        if (answer?.ok) {
+          outcomes.delete(jobId);
+          return;
+        }
+        if (answer === undefined || answer.error?.code === 'unavailable') {
+          if (registered && !stopped) setTimeout(() => outcome.attempt === attempt && deliver(jobId, Math.min(delayMs * 2, 5_000)), delayMs);
+          return;
+        }
+        outcomes.delete(jobId);
+        log(`hub did not take ${outcome.event} of ${jobId}: ${describe(answer)}`);
+      },
+      outcome.bytes,
+    );
+  }
 
   const progress = coalesce(progressIntervalMs, (jobId: string, percent: number) => send('job:progress', { jobId, progress: percent }));
-  const finish = (jobId: string) => {
+
+  /** The job ended here: its outcome is kept until the hub takes it. */
+  function finish(jobId: string, outcome: Omit<Outcome, 'attempt' | 'connectorId'>): void {
+    const held = running.get(jobId);
+    if (!held) return;
     running.delete(jobId);
     progress.flush(jobId);
-  };
+    outcomes.set(jobId, { ...outcome, connectorId: held.connectorId, attempt: 0 });
+    deliver(jobId);
+  }
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
     progress: (jobId: string, percent: number) => progress.push(jobId, percent),
-    done: (jobId: string, result: Json) => {
-      finish(jobId);
-      deliver('job:completed', { jobId, result });
-    },
+    done: (jobId: string, result: Json) => finish(jobId, resultOutcome(jobId, result, limits.maxResultBytes)),
     failed: (jobId: string, error: ErrorInfo) => {
-      finish(jobId);
-      deliver('job:failed', { jobId, error });
+      const payload = { jobId, error };
+      finish(jobId, { event: 'job:failed', payload, bytes: Buffer.byteLength(JSON.stringify(payload)) });
     },
   };
 
@@ -154,7 +185,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function reportConnector(connectorId: string): void {
     const actor = connectors.get(connectorId);
-    if (!actor || !session) return;
+    if (!actor || !registered) return;
     const snapshot = actor.getPersistedSnapshot() as PersistedSnapshot;
     const previous = lastSent.get(connectorId);
     if (previous && sameState(previous, snapshot)) return;
@@ -163,16 +194,22 @@ export function createWorker(options: WorkerOptions): Worker {
     send('connector', { id: connectorId, snapshot }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
   }
 
-  /** Aborts every job of the old session: the hub has revoked them. */
-  function abandonSession(): void {
-    session = undefined;
+  /** Stops a job here and forgets it: the hub no longer counts it as this worker's. */
+  function drop(jobId: string, reason: string): void {
+    outcomes.delete(jobId);
+    const held = running.get(jobId);
+    if (!held) return;
+    log(`aborting ${jobId}: ${reason}`);
+    running.delete(jobId);
+    progress.forget(jobId);
+    connectors.get(held.connectorId)?.send({ type: 'CANCEL', jobId });
+  }
+
+  /** The connection dropped: nothing goes out until it is back; the session and its jobs stay. */
+  function pause(): void {
+    registered = false;
     outbox = [];
     clearInterval(heartbeat);
-    for (const [jobId, { connectorId }] of running) {
-      running.delete(jobId);
-      progress.forget(jobId);
-      connectors.get(connectorId)?.send({ type: 'CANCEL', jobId });
-    }
   }
 
   let readyResolve!: () => void;
@@ -184,7 +221,9 @@ export function createWorker(options: WorkerOptions): Worker {
   readyPromise.catch(() => {});
 
   function register(): void {
-    abandonSession();
+    pause();
+    const held = [...running].map(([jobId, { connectorId }]) => ({ jobId, connectorId }));
+    for (const [jobId, { connectorId }] of outcomes) held.push({ jobId, connectorId });
     const registration = {
       workerId: id,
       machineId,
@@ -194,6 +233,8 @@ export function createWorker(options: WorkerOptions): Worker {
         type: types.get(connectorId) ?? '',
         snapshot: actor.getPersistedSnapshot() as PersistedSnapshot,
       })),
+      ...(session === undefined ? {} : { resume: { sessionId: session, jobs: held } }),
+      ...(draining ? { draining } : {}),
     };
     socket.emit('register', registration, (answer: RegisterAck | { error: ErrorInfo & { code: string } }) => {
       if ('error' in answer && answer.error.code === 'unavailable') {
@@ -206,25 +247,41 @@ export function createWorker(options: WorkerOptions): Worker {
         readyReject(new Error(`hub refused worker ${id}: ${answer.error.message}`));
         return;
       }
-      session = answer.sessionId;
-      for (const connector of registration.connectors) lastSent.set(connector.id, connector.snapshot);
-      // Anything that changed while the registration was on its way.
-      for (const connectorId of connectors.keys()) reportConnector(connectorId);
-      heartbeat = setInterval(beat, answer.heartbeatMs);
-      // Connectors start once the hub listens, so every monitor sees them come up from `starting`.
-      if (!connectorsStarted) {
-        connectorsStarted = true;
-        for (const actor of connectors.values()) actor.start();
-      }
-      log(`worker ${id} registered with ${options.hub} (${connectors.size} connectors)`);
-      readyResolve();
+      opened(answer, registration.connectors);
     });
   }
 
+  /** Registered: drop what the hub took back, send again what a dropped connection may have lost. */
+  function opened(answer: RegisterAck, reported: Array<{ id: string; snapshot: PersistedSnapshot }>): void {
+    const resumed = session !== undefined && answer.resumed;
+    if (session !== undefined && !resumed) log(`hub opened a new session for worker ${id}: the jobs of the old one were given up`);
+    // A new session holds nothing: whatever this process still runs was given to others.
+    const revoked = resumed ? answer.revoked : [...running.keys(), ...outcomes.keys()];
+    for (const jobId of revoked) drop(jobId, resumed ? 'the hub took it back while the worker was away' : 'its session ended');
+    session = answer.sessionId;
+    limits = answer.limits ?? DEFAULT_LIMITS;
+    registered = true;
+    for (const connector of reported) lastSent.set(connector.id, connector.snapshot);
+    // Anything that changed while the registration was on its way.
+    for (const connectorId of connectors.keys()) reportConnector(connectorId);
+    // A start report lost with the connection (idempotent for a job already running).
+    for (const jobId of [...running.keys(), ...outcomes.keys()]) send('job:started', { jobId });
+    for (const jobId of running.keys()) progress.resend(jobId);
+    for (const jobId of outcomes.keys()) deliver(jobId);
+    heartbeat = setInterval(beat, answer.heartbeatMs);
+    // Connectors start once the hub listens, so every monitor sees them come up from `starting`.
+    if (!connectorsStarted) {
+      connectorsStarted = true;
+      for (const actor of connectors.values()) actor.start();
+    }
+    log(`worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${options.hub} (${connectors.size} connectors)`);
+    readyResolve();
+  }
+
   function beat(): void {
-    if (!session) return;
+    if (!registered) return;
     socket.timeout(10_000).emit('heartbeat', {}, (error: Error | null, answer?: HeartbeatAck) => {
-      if (error || !answer || stopped) return;
+      if (error || !answer || stopped || !registered) return;
       if (answer.resync) {
         log(`hub asked worker ${id} to register again`);
         register();
@@ -237,7 +294,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('connect', () => register());
   socket.on('disconnect', (reason) => {
     log(`worker ${id} disconnected from the hub (${reason})`);
-    abandonSession();
+    pause();
   });
   socket.on('connect_error', (error: Error & { data?: { message?: string } }) => {
     const message = error.data?.message ?? error.message;
@@ -251,8 +308,9 @@ export function createWorker(options: WorkerOptions): Worker {
   });
 
   function start(assignment: Assignment): void {
+    if (running.has(assignment.jobId) || outcomes.has(assignment.jobId)) return;
     const actor = connectors.get(assignment.connectorId);
-    if (!actor || !actor.getSnapshot().matches('idle') || !session) {
+    if (!actor || !actor.getSnapshot().matches('idle') || !registered) {
       send('job:rejected', { jobId: assignment.jobId, reason: `connector ${assignment.connectorId} is not idle on worker ${id}` });
       return;
     }
@@ -269,20 +327,11 @@ export function createWorker(options: WorkerOptions): Worker {
     actor.send({ type: 'ASSIGN', jobId: job.id });
     send('job:started', { jobId: job.id }, (answer) => {
       // Cancelled (or reassigned) before it reached us: stop it.
-      if (answer && !answer.ok && running.has(job.id)) abort({ jobId: job.id, reason: describe(answer) });
+      if (answer && !answer.ok && running.has(job.id)) drop(job.id, describe(answer));
     });
   }
 
-  socket.on('job:abort', (request: Abort) => abort(request));
-
-  function abort({ jobId, reason }: Abort): void {
-    const held = running.get(jobId);
-    if (!held) return;
-    log(`aborting ${jobId}: ${reason}`);
-    running.delete(jobId);
-    progress.forget(jobId);
-    connectors.get(held.connectorId)?.send({ type: 'CANCEL', jobId });
-  }
+  socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
 
@@ -292,11 +341,13 @@ export function createWorker(options: WorkerOptions): Worker {
     connectors,
     ready: () => readyPromise,
     async drain() {
+      draining = true;
       await new Promise<void>((resolve) => {
-        if (!session) return resolve();
-        socket.emit('drain', {}, () => resolve());
+        if (!registered) return resolve();
+        socket.timeout(10_000).emit('drain', {}, () => resolve());
       });
-      while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Done when every job ran and the hub took every outcome.
+      while (running.size > 0 || outcomes.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       await this.stop();
     },
     async stop() {
@@ -305,12 +356,53 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const actor of connectors.values()) actor.send({ type: 'STOP' });
       // Messages on one socket arrive in order: once this is answered, the stopped snapshots are in.
       flush();
-      if (session && socket.connected) await new Promise<void>((resolve) => socket.timeout(1_000).emit('heartbeat', {}, () => resolve()));
-      abandonSession();
+      if (registered && socket.connected) await new Promise<void>((resolve) => socket.timeout(1_000).emit('heartbeat', {}, () => resolve()));
+      pause();
+      // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
     },
   };
+}
+
+/** What a completion becomes: the result, or a failure retrying cannot fix when the result is over the hub's limit (or not JSON). */
+function resultOutcome(jobId: string, result: Json, maxResultBytes: number): Omit<Outcome, 'attempt' | 'connectorId'> {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result ?? null);
+  } catch (error) {
+    return failure(jobId, `the result cannot be sent as JSON: ${(error as Error).message}`);
+  }
+  const bytes = Buffer.byteLength(text ?? 'null');
+  if (bytes > maxResultBytes) return failure(jobId, `${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
+  return { event: 'job:completed', payload: { jobId, result: result ?? null }, bytes: bytes + 64 };
+}
+
+function failure(jobId: string, message: string): Omit<Outcome, 'attempt' | 'connectorId'> {
+  const payload = { jobId, error: { message }, retryable: false };
+  return { event: 'job:failed', payload, bytes: Buffer.byteLength(JSON.stringify(payload)) };
+}
+
+/** Groups items, in order, into messages of at most `maxBytes`; an item bigger than that alone is answered with an error, never sent. */
+function splitBySize(items: Outgoing[], maxBytes: number): Outgoing[][] {
+  const messages: Outgoing[][] = [];
+  let current: Outgoing[] = [];
+  let size = 0;
+  for (const item of items) {
+    if (item.bytes > maxBytes) {
+      item.onAnswer?.({ ok: false, error: { code: 'payload_too_large', message: tooLarge(`a ${item.event} report`, item.bytes, maxBytes) } });
+      continue;
+    }
+    if (current.length > 0 && size + item.bytes > maxBytes) {
+      messages.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += item.bytes + ITEM_OVERHEAD;
+  }
+  if (current.length > 0) messages.push(current);
+  return messages;
 }
 
 function sameState(a: PersistedSnapshot, b: PersistedSnapshot): boolean {
@@ -327,7 +419,25 @@ interface Outgoing {
   payload: unknown;
   /** Called with the hub's answer, or undefined when none came. */
   onAnswer: ((answer: Answer | undefined) => void) | undefined;
+  /** Size of the payload's JSON text. */
+  bytes: number;
 }
+
+/** A finished job's report, kept until the hub takes it. */
+interface Outcome {
+  event: 'job:completed' | 'job:failed';
+  payload: { jobId: string; [field: string]: unknown };
+  bytes: number;
+  connectorId: string;
+  /** Bumped on every send, so only the latest answer counts. */
+  attempt: number;
+}
+
+/** Until a hub says otherwise: what a hub accepts by default. */
+const DEFAULT_LIMITS: WorkerLimits = { maxMessageBytes: 2 * 1024 * 1024, maxResultBytes: 1024 * 1024 };
+/** Room for the packet around the reports, and per report for its event name and brackets. */
+const MESSAGE_OVERHEAD = 1_024;
+const ITEM_OVERHEAD = 64;
 
 function describe(answer: Answer): string {
   return answer.error?.message ?? 'the job is no longer this worker’s';
@@ -354,6 +464,11 @@ function coalesce(intervalMs: number, emit: (jobId: string, value: number) => vo
         state.last = Date.now();
         emit(jobId, state.value);
       }, wait);
+    },
+    /** Sends the job's last value again (after a reconnection). */
+    resend(jobId: string) {
+      const state = pending.get(jobId);
+      if (state) emit(jobId, state.value);
     },
     /** Sends what is pending for the job now and forgets it. */
     flush(jobId: string) {

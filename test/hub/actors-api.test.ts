@@ -79,16 +79,48 @@ describe('DELETE /api/actors/:id', () => {
     expect(ids.filter((id) => ['gone', 'w1', 'w1/simulation-1'].includes(id))).toEqual([]);
   });
 
-  it('refuses what is online (409), what is not a worker or machine (400), and unknown ids (404), changing nothing', async () => {
+  it('removes a finished job from the live set; it stays readable by id', async () => {
+    const hub = await testHub();
+    const recording = await testRecording(hub);
+    await testWorker(hub);
+    const job = await submit(hub, { type: 'simulation', payload: { durationMs: 1, steps: 1 } });
+    await recording.waitFor(job.id, 'completed');
+    const { status, body } = await api(hub, 'DELETE', `/api/jobs/${job.id}`.replace('/jobs/', '/actors/'));
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ id: job.id, state: 'completed', removed: true });
+    expect((await snapshot(hub)).records.map((record) => record.id)).not.toContain(job.id);
+    expect((await api(hub, 'GET', `/api/jobs/${job.id}`)).body).toMatchObject({ state: 'completed', removed: true });
+  });
+
+  it('removes a connector whose worker is not online', async () => {
+    const hub = await testHub();
+    const recording = await testRecording(hub);
+    const worker = await testWorker(hub, { id: 'w1', simulations: 2 });
+    await worker.stop();
+    await recording.waitFor('w1', 'offline');
+    expect((await api(hub, 'DELETE', `/api/actors/${encodeURIComponent('w1/simulation-2')}`)).status).toBe(200);
+    const ids = (await snapshot(hub)).records.map((record) => record.id);
+    expect(ids).toContain('w1/simulation-1');
+    expect(ids).not.toContain('w1/simulation-2');
+  });
+
+  it('refuses what runs work or belongs to what does (409, saying why), a probe (400) and unknown ids (404), changing nothing', async () => {
     const hub = await testHub();
     await testWorker(hub, { id: 'w1', machineId: 'm1' });
     const job = await submit(hub, { type: 'nobody' });
     const before = await snapshot(hub);
-    expect((await api(hub, 'DELETE', '/api/actors/w1')).status).toBe(409);
-    expect((await api(hub, 'DELETE', '/api/actors/m1')).status).toBe(409);
-    expect((await api(hub, 'DELETE', `/api/actors/${job.id}`)).status).toBe(400);
-    expect((await api(hub, 'DELETE', `/api/actors/${encodeURIComponent('w1/simulation-1')}`)).status).toBe(400);
-    expect((await api(hub, 'DELETE', '/api/actors/nope')).status).toBe(404);
+    const refusal = async (id: string) => {
+      const { status, body } = await api(hub, 'DELETE', `/api/actors/${encodeURIComponent(id)}`);
+      return [status, body.error.message];
+    };
+    expect(await refusal('w1')).toEqual([409, 'worker w1 is ready: only a stale or offline worker can be removed']);
+    expect(await refusal('m1')).toEqual([409, 'machine m1 has 1 online worker(s) (w1)']);
+    expect(await refusal(job.id)).toEqual([409, `job ${job.id} is pending: cancel it first`]);
+    expect(await refusal('w1/simulation-1')).toEqual([
+      409,
+      'connector w1/simulation-1 belongs to worker w1, which is ready and runs it: stop that worker, or start it without this connector',
+    ]);
+    expect(await refusal('nope')).toEqual([404, 'no actor nope']);
     expect(await snapshot(hub)).toEqual(before);
   });
 

@@ -217,6 +217,17 @@ describe('bad input changes nothing and says why', () => {
     expect((await api(hub, 'POST', '/api/jobs', { type: 'x', payload: 'small' })).status).toBe(201);
   });
 
+  it('refuses a payload over --max-payload-bytes with 400 naming its size and the limit, alone or in a batch', async () => {
+    const hub = await testHub({ maxPayloadBytes: 1_000 });
+    const big = { text: 'p'.repeat(2_000) };
+    const alone = expectError(await changesNothing(hub, () => api(hub, 'POST', '/api/jobs', { type: 'x', payload: big })), 400, 'bad_request');
+    expect(alone.message).toBe('payload is 2 KiB (2,011 bytes), over the limit of 1000 B (1,000 bytes) (--max-payload-bytes)');
+    expect(alone.details).toEqual({ field: 'payload', bytes: 2_011, limit: 1_000 });
+    const batch = await changesNothing(hub, () => api(hub, 'POST', '/api/jobs/batch', { jobs: [{ type: 'x' }, { type: 'x', payload: big }] }));
+    expect(expectError(batch, 400, 'bad_request').message).toMatch(/^jobs\[1\]\.payload is 2 KiB/);
+    expect((await api(hub, 'POST', '/api/jobs', { type: 'x', payload: { text: 'fits' } })).status).toBe(201);
+  });
+
   it('refuses a batch with one invalid job, naming its index, and creates none of them', async () => {
     const hub = await testHub();
     const jobs = [{ type: 'a' }, { type: 'b' }, { type: 'c', priority: 'urgent' }, { type: 'd' }];

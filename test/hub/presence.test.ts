@@ -44,6 +44,49 @@ describe('presence: a worker registering', () => {
   });
 });
 
+describe('presence: a worker registering again', () => {
+  it('with fewer connectors: the ones it no longer declares leave the live set, and no ghost stays behind', async () => {
+    const hub = await testHub();
+    const recording = await testRecording(hub);
+    const before = await testWorker(hub, { id: 'w1', machineId: 'm1', simulations: 3 });
+    for (const id of before.connectors.keys()) await recording.waitFor(id, 'idle');
+    await before.stop();
+    await recording.waitFor('w1', 'offline');
+
+    const after = await testWorker(hub, { id: 'w1', machineId: 'm1', simulations: 1 });
+    await recording.waitFor('w1/simulation-1', 'idle');
+    expect([...after.connectors.keys()]).toEqual(['w1/simulation-1']);
+    const connectors = (await snapshot(hub)).records.filter((record) => record.kind === 'connector').map((record) => record.id);
+    expect(connectors).toEqual(['w1/simulation-1']);
+    // Their last records say so in the log, for every monitor.
+    for (const id of ['w1/simulation-2', 'w1/simulation-3']) {
+      expect(recording.records(id).at(-1)).toMatchObject({ state: 'stopped', removed: true });
+      expect(recording.view.has(id)).toBe(false);
+    }
+    expect(context(recording.view.get('w1')!).connectorIds).toEqual(['w1/simulation-1']);
+  });
+
+  it('on another machine: it moves there, and both machines count their workers again', async () => {
+    const hub = await testHub();
+    const recording = await testRecording(hub);
+    const first = await testWorker(hub, { id: 'mover', machineId: 'old-box' });
+    await first.stop();
+    await recording.waitFor('mover', 'offline');
+    await testWorker(hub, { id: 'mover', machineId: 'new-box' });
+    await recording.waitFor('new-box', 'ready');
+
+    expect(recording.view.get('mover')).toMatchObject({ parentId: 'new-box', state: 'ready' });
+    expect(context(recording.view.get('old-box')!)).toMatchObject({ workers: 0, onlineWorkers: 0 });
+    expect(context(recording.view.get('new-box')!)).toMatchObject({ workers: 1, onlineWorkers: 1 });
+  });
+
+  it('on another machine while it is online there is refused', async () => {
+    const hub = await testHub();
+    await testWorker(hub, { id: 'twin', machineId: 'box-a' });
+    await expect(testWorker(hub, { id: 'twin', machineId: 'box-b' })).rejects.toThrow(/worker twin is ready on machine box-a/);
+  });
+});
+
 describe('presence: a worker stopping cleanly', () => {
   it('leaves its connectors stopped, itself offline and its machine offline, and the machine stays in the snapshot', async () => {
     const hub = await testHub();
@@ -89,7 +132,7 @@ describe('presence: a worker stopping cleanly', () => {
 });
 
 describe('presence: a worker process that dies', () => {
-  it('marks a killed worker offline and its connectors offline in the same commit, and retries its job elsewhere', async () => {
+  it('marks a killed worker stale within the heartbeat window, its connectors offline in the same commit, and retries its job elsewhere', async () => {
     const hub = await testHub();
     const recording = await testRecording(hub);
     const commits = recordCommits(hub);
@@ -112,21 +155,23 @@ describe('presence: a worker process that dies', () => {
     const retried = recording.records(job.id).find((record, index) => index > 0 && record.state === 'pending')!;
     expect(context(retried)).toMatchObject({ attempts: 1, workerId: null, connectorId: null, error: { message: expect.stringContaining('doomed') } });
 
-    recording.expect('doomed', 'ready > busy > offline');
+    // Its connection dropping says nothing by itself (a network cut looks the same): the heartbeat window does.
+    await recording.waitFor('doomed', 'offline');
+    recording.expect('doomed', 'ready > busy > stale > offline');
     recording.expect(doomedConnector, 'starting > idle > active > offline');
     recording.expect('doomed-host', 'starting > ready > offline');
 
-    // One atomic step: the worker offline, its connector offline, its job released, its machine offline.
-    const step = commits.find('doomed', (record) => record.state === 'offline');
+    // One atomic step: the worker stale, its connector offline, its job released, its machine offline.
+    const step = commits.find('doomed', (record) => record.state === 'stale');
     expect(step).toBeDefined();
     const inStep = new Map(step!.map((record) => [record.id, record]));
     expect(inStep.get(doomedConnector)?.state).toBe('offline');
     expect(inStep.get(job.id)?.state).toBe('pending');
     expect(inStep.get('doomed-host')?.state).toBe('offline');
     expect(new Set(step!.map((record) => record.updatedAt)).size).toBe(1);
-    const workerOffline = recording.records('doomed').at(-1)!;
+    const workerStale = recording.records('doomed').find((record) => record.state === 'stale')!;
     const connectorOffline = recording.records(doomedConnector).at(-1)!;
-    expect(connectorOffline.updatedAt).toBe(workerOffline.updatedAt);
+    expect(connectorOffline.updatedAt).toBe(workerStale.updatedAt);
 
     // No job lost, none left held; the dead machine stays visible, greyed.
     const current = await snapshot(hub);

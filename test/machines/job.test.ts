@@ -14,6 +14,7 @@ const jobInput = (extra: Partial<JobInput> = {}): JobInput => ({ type: 'render',
 const ASSIGN = { type: 'ASSIGN', workerId: 'w1', connectorId: 'c1' } as const;
 const START = { type: 'START' } as const;
 const FAIL = { type: 'FAIL', error: { message: 'boom' } } as const;
+const PERMANENT_FAIL = { type: 'FAIL', error: { message: 'result too large' }, retryable: false } as const;
 
 const abortWork = (reason: string, workerId = 'w1', connectorId = 'c1'): Effect => ({ type: 'abortWork', params: { workerId, connectorId, reason } });
 
@@ -28,7 +29,8 @@ describe('job machine: paths derived with xstate/graph', () => {
       START,
       { type: 'PROGRESS', progress: 50 },
       { type: 'COMPLETE', result: { frames: 3 } },
-      FAIL,
+      { ...FAIL, retryable: true },
+      PERMANENT_FAIL,
       { type: 'LEASE_LOST', reason: 'worker w1 is stale' },
       { type: 'CANCEL', reason: 'not needed' },
       { type: 'xstate.after.ackTimeout.job.assigned' },
@@ -38,7 +40,7 @@ describe('job machine: paths derived with xstate/graph', () => {
     serializeState: (snapshot) => JSON.stringify([snapshot.value, snapshot.context.attempts]),
   });
 
-  it('knows the 9 states and 19 transitions of machines/job.ts', () => {
+  it('knows the 9 states and 21 transitions of machines/job.ts', () => {
     expect(stateIdsOf(jobMachine)).toEqual([
       'job.pending',
       'job.assigned',
@@ -54,12 +56,14 @@ describe('job machine: paths derived with xstate/graph', () => {
       'job.pending --ASSIGN--> job.assigned',
       'job.pending --CANCEL--> job.cancelled',
       'job.assigned --START--> job.running',
+      'job.assigned --FAIL [isPermanent]--> job.failed',
       'job.assigned --FAIL--> job.attemptFailed',
       'job.assigned --LEASE_LOST--> job.leaseLost',
       'job.assigned --CANCEL--> job.cancelled',
       'job.assigned --xstate.after.ackTimeout.job.assigned--> job.leaseLost',
       'job.running --PROGRESS--> job.running',
       'job.running --COMPLETE--> job.completed',
+      'job.running --FAIL [isPermanent]--> job.failed',
       'job.running --FAIL--> job.attemptFailed',
       'job.running --LEASE_LOST--> job.leaseLost',
       'job.running --CANCEL--> job.cancelled',
@@ -80,7 +84,7 @@ describe('job machine: paths derived with xstate/graph', () => {
 
   it('takes every transition on some generated path, the eventless ones of the transient states included', () => {
     expectEveryTransition(graph, 'job machine, generated paths');
-    expect(graph.edges.covered).toHaveLength(19);
+    expect(graph.edges.covered).toHaveLength(21);
   });
 
   it('never holds the transient states: no path ends in attemptFailed or leaseLost, yet paths pass through both', () => {
@@ -100,13 +104,14 @@ describe('job machine: paths derived with xstate/graph', () => {
       ASSIGN: 'pending > assigned',
       CANCEL: 'pending > cancelled',
       'ASSIGN > START': 'pending > assigned > running',
-      'ASSIGN > FAIL': 'pending > assigned > attemptFailed > retrying',
+      'ASSIGN > FAIL(retryable=true)': 'pending > assigned > attemptFailed > retrying',
+      'ASSIGN > FAIL(retryable=false)': 'pending > assigned > failed',
       'ASSIGN > LEASE_LOST': 'pending > assigned > leaseLost > pending',
       'ASSIGN > CANCEL': 'pending > assigned > cancelled',
       'ASSIGN > START > COMPLETE': 'pending > assigned > running > completed',
       'ASSIGN > LEASE_LOST > ASSIGN': 'pending > assigned > leaseLost > pending > assigned',
       'ASSIGN > LEASE_LOST > ASSIGN > START': 'pending > assigned > leaseLost > pending > assigned > running',
-      'ASSIGN > LEASE_LOST > ASSIGN > FAIL': 'pending > assigned > leaseLost > pending > assigned > attemptFailed > failed',
+      'ASSIGN > LEASE_LOST > ASSIGN > FAIL(retryable=true)': 'pending > assigned > leaseLost > pending > assigned > attemptFailed > failed',
       'ASSIGN > LEASE_LOST > ASSIGN > CANCEL': 'pending > assigned > leaseLost > pending > assigned > cancelled',
       'ASSIGN > LEASE_LOST > ASSIGN > START > COMPLETE': 'pending > assigned > leaseLost > pending > assigned > running > completed',
     });
@@ -245,6 +250,17 @@ const scenarios: Scenario[] = [
       expect(job.status).toBe('done');
       expect(job.context).toMatchObject({ attempts: 1, error: { message: 'boom' }, workerId: 'w1', connectorId: 'c1' });
       expect(job.effects()).toEqual([]);
+    },
+  },
+  {
+    name: 'pending > assigned > running > failed: a failure retrying cannot fix uses up no more attempts',
+    run: (start) => {
+      const running = start({ maxAttempts: 5 }).send(ASSIGN, START, PERMANENT_FAIL);
+      running.expect('pending > assigned > running > failed');
+      expect(running.context).toMatchObject({ attempts: 1, error: { message: 'result too large' }, workerId: 'w1', connectorId: 'c1' });
+      const assigned = start({ maxAttempts: 5 }).send(ASSIGN, PERMANENT_FAIL);
+      assigned.expect('pending > assigned > failed');
+      expect(assigned.pending()).toEqual({});
     },
   },
   {

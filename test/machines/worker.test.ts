@@ -1,6 +1,6 @@
 /**
  * The worker machine (machines/worker.ts), driven like the hub drives it: pure `transition()`
- * steps from registration, heartbeats, lease counts, draining and disconnection, with the
+ * steps from registration, heartbeats, lease counts, draining and leaving, with the
  * staleAfter / offlineAfter delays as timers and `workerLost` as the effect to perform.
  */
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ const workerInput = (extra: Partial<WorkerInput> = {}): WorkerInput => ({
 const HEARTBEAT = { type: 'HEARTBEAT' } as const;
 const DRAIN = { type: 'DRAIN' } as const;
 const leases = (count: number) => ({ type: 'LEASES', count }) as const;
-const disconnect = (sessionId: string) => ({ type: 'DISCONNECT', sessionId }) as const;
+const leave = (sessionId: string) => ({ type: 'LEAVE', sessionId }) as const;
 const register = (sessionId: string, connectorIds = ['c1', 'c2'], capabilities = { gpu: 1 }): WorkerEvent => ({
   type: 'REGISTER',
   sessionId,
@@ -42,8 +42,8 @@ describe('worker machine: paths derived with xstate/graph', () => {
       leases(0),
       leases(1),
       DRAIN,
-      disconnect('s1'),
-      disconnect('s2'),
+      leave('s1'),
+      leave('s2'),
       { type: 'xstate.after.staleAfter.worker.ready' },
       { type: 'xstate.after.staleAfter.worker.busy' },
       { type: 'xstate.after.staleAfter.worker.draining' },
@@ -62,7 +62,7 @@ describe('worker machine: paths derived with xstate/graph', () => {
     expect(graph.states.reached).toHaveLength(5);
   });
 
-  it('takes every transition on some generated path, both branches of each guarded REGISTER and DISCONNECT included', () => {
+  it('takes every transition on some generated path, both branches of each guarded REGISTER and LEAVE included', () => {
     expectEveryTransition(graph, 'worker machine, generated paths');
     expect(graph.edges.covered).toHaveLength(23);
   });
@@ -74,13 +74,13 @@ describe('worker machine: paths derived with xstate/graph', () => {
       '(initial)': 'ready',
       DRAIN: 'ready > draining',
       'LEASES(count=1)': 'ready > busy',
-      'DISCONNECT(sessionId=s1)': 'ready > offline',
+      'LEAVE(sessionId=s1)': 'ready > offline',
       'xstate.after.staleAfter.worker.ready': 'ready > stale',
       // A new session: the same states, now held by s2.
       'REGISTER(sessionId=s2)': 'ready',
       'REGISTER(sessionId=s2) > DRAIN': 'ready > draining',
       'REGISTER(sessionId=s2) > LEASES(count=1)': 'ready > busy',
-      'REGISTER(sessionId=s2) > DISCONNECT(sessionId=s2)': 'ready > offline',
+      'REGISTER(sessionId=s2) > LEAVE(sessionId=s2)': 'ready > offline',
       'REGISTER(sessionId=s2) > xstate.after.staleAfter.worker.ready': 'ready > stale',
     });
   });
@@ -205,54 +205,59 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    name: 'DISCONNECT of the current session: ready, busy, draining and stale go offline, losing the worker',
+    name: 'LEAVE of the current session: ready, busy, draining and stale go offline, losing the worker',
     run: (start) => {
-      const ready = start().send(disconnect('s1'));
+      const ready = start().send(leave('s1'));
       ready.expect('ready > offline');
       expect(ready.effects()).toEqual([workerLost()]);
       expect(ready.pending()).toEqual({});
 
-      const busy = start().send(leases(1), disconnect('s1'));
+      const busy = start().send(leases(1), leave('s1'));
       busy.expect('ready > busy > offline');
       expect(busy.effects()).toEqual([workerLost()]);
 
-      const draining = start().send(DRAIN, disconnect('s1'));
+      const draining = start().send(DRAIN, leave('s1'));
       draining.expect('ready > draining > offline');
 
-      const stale = start().fire('staleAfter').send(disconnect('s1'));
+      const stale = start().fire('staleAfter').send(leave('s1'));
       stale.expect('ready > stale > offline');
       expect(stale.pending()).toEqual({});
     },
   },
   {
-    name: 'DISCONNECT of an older session changes nothing',
+    name: 'LEAVE of an older session changes nothing',
     run: (start) => {
       const worker = start({ sessionId: 's2' });
-      worker.send(disconnect('s1'));
-      worker.send(leases(1), disconnect('s1'), DRAIN, disconnect('s1'));
-      worker.fire('staleAfter').send(disconnect('s1'));
+      worker.send(leave('s1'));
+      worker.send(leases(1), leave('s1'), DRAIN, leave('s1'));
+      worker.fire('staleAfter').send(leave('s1'));
       worker.expect('ready > busy > draining > stale');
-      worker.send(disconnect('s2'));
+      worker.send(leave('s2'));
       worker.expect('ready > busy > draining > stale > offline');
     },
   },
   {
-    name: 'REGISTER again on the same session (a retry) keeps what it holds and only updates the registration',
+    name: 'REGISTER on the same session (a resumed connection) keeps its state and leases, updates the registration and restarts the stale timer',
     run: (start) => {
+      const restarted = (state: string) => [
+        { type: 'xstate.cancel', params: { sendId: `xstate.after.staleAfter.worker.${state}` } },
+        { type: 'xstate.raise', params: { event: { type: `xstate.after.staleAfter.worker.${state}` }, id: `xstate.after.staleAfter.worker.${state}`, delay: 3_000 } },
+      ];
       const worker = start();
       worker.send(register('s1', ['c1', 'c2'], { gpu: 2 }));
       expect(worker.state).toBe('ready');
-      expect(worker.actions).toEqual([]);
+      expect(worker.actions).toEqual(restarted('ready'));
       expect(worker.context.capabilities).toEqual({ gpu: 2 });
 
       worker.send(leases(1), register('s1'));
       expect(worker.state).toBe('busy');
-      expect(worker.actions).toEqual([]);
+      expect(worker.actions).toEqual(restarted('busy'));
 
       worker.send(DRAIN, register('s1'));
       expect(worker.state).toBe('draining');
-      expect(worker.actions).toEqual([]);
+      expect(worker.actions).toEqual(restarted('draining'));
       worker.expect('ready > busy > draining');
+      expect(worker.effects()).toEqual([]);
     },
   },
   {
@@ -278,8 +283,8 @@ const scenarios: Scenario[] = [
   {
     name: 'offline takes nothing but a registration',
     run: (start) => {
-      const worker = start().send(disconnect('s1'));
-      worker.send(HEARTBEAT, leases(1), DRAIN, disconnect('s1'));
+      const worker = start().send(leave('s1'));
+      worker.send(HEARTBEAT, leases(1), DRAIN, leave('s1'));
       worker.expect('ready > offline');
       expect(worker.actions).toEqual([]);
       worker.send(register('s1'));

@@ -24,10 +24,10 @@ async function redisServer(options: { appendonly?: boolean } = {}): Promise<Redi
   return server;
 }
 
-/** `statehub hub --redis` on a fixed port, so it can be started again where it was. */
-async function hub(redisUrl: string, port?: number): Promise<{ url: string; port: number; process: CliProcess }> {
+/** `statehub hub --redis` on a fixed port, so it can be started again where it was; FAST timings unless `timings` says otherwise. */
+async function hub(redisUrl: string, port?: number, timings = FAST): Promise<{ url: string; port: number; process: CliProcess }> {
   const chosen = port ?? (await freePort());
-  const process = statehub(['hub', '--port', String(chosen), '--redis', redisUrl, ...FAST]);
+  const process = statehub(['hub', '--port', String(chosen), '--redis', redisUrl, ...timings]);
   await process.waitFor(/statehub hub listening/);
   return { url: `http://127.0.0.1:${chosen}`, port: chosen, process };
 }
@@ -247,5 +247,36 @@ describe('faults with real processes on one Redis', () => {
     expect(done.state).toBe('completed');
     expect(done.snapshot.context.attempts).toBe(2);
   });
-});
 
+  it('(f) a hub killed with -9 while its workers run jobs costs no attempt: they resume their sessions on the restarted hub, and a draining worker stays draining', async () => {
+    const redis = await redisServer();
+    // The hub's own timings: heartbeats every 1 s, stale after 3 s.
+    const first = await hub(redis.url, undefined, []);
+    const watcher = await watch(first.url);
+    const runner = await workerProcess(first.url, ['--connectors', 'simulation:1', '--id', 'w6', '--machine', 'm6']);
+    const drainer = await workerProcess(first.url, ['--connectors', 'simulation:1', '--id', 'w7', '--machine', 'm7']);
+    const submitted = await api(first.url, 'POST', '/api/jobs/batch', {
+      jobs: [0, 1].map(() => ({ type: 'simulation', maxAttempts: 1, payload: { durationMs: 8_000, steps: 8 } })),
+    });
+    const ids: string[] = submitted.body.records.map((record: { id: string }) => record.id);
+    for (const id of ids) await watcher.waitFor(id, 'running');
+    drainer.process.kill('SIGTERM');
+    await watcher.waitFor('w7', 'draining');
+    await sleep(2_000);
+
+    first.process.process.kill('SIGKILL');
+    await first.process.exited();
+    await hub(redis.url, first.port, []);
+
+    const done = await finals(first.url, ids, 30_000);
+    for (const id of ids) expect(done.get(id)).toMatchObject({ state: 'completed', snapshot: { context: { attempts: 1, error: null } } });
+    expect(new Set(ids.map((id) => done.get(id).snapshot.context.workerId))).toEqual(new Set(['w6', 'w7']));
+    expect(await drainer.exited()).toBe(0);
+    await watcher.waitFor('w7', 'offline', { timeoutMs: 20_000 });
+    // The watcher followed the hub through its restart: nobody went stale, draining stayed draining.
+    watcher.expect('w6', 'ready > busy > ready');
+    watcher.expect('w7', 'ready > busy > draining > offline');
+    for (const id of ids) watcher.expect(id, 'pending > assigned > running > completed');
+    expect(runner.process.exitCode).toBeNull();
+  });
+});
