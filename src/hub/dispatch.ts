@@ -17,7 +17,7 @@ import { meetsRequirements } from '../protocol/requirements.js';
 import type { Abort, Assignment } from '../protocol/worker.js';
 import type { ActorHost } from './actor-host.js';
 import { jobContext } from './jobs.js';
-import { workerContext } from './presence.js';
+import { workerContext, type Registered } from './presence.js';
 
 /** The way to one connected worker. */
 export interface WorkerLink {
@@ -27,12 +27,16 @@ export interface WorkerLink {
 }
 
 interface KnownWorker {
+  /** Of the record this comes from: an older record (a registration's, read after the log) says nothing new. */
+  seq: number;
   state: string;
   capabilities: Capabilities;
   link?: WorkerLink;
 }
 
 interface KnownConnector {
+  /** Of the record this comes from, as for workers. */
+  seq: number;
   type: string;
   workerId: string;
   state: string;
@@ -92,10 +96,16 @@ export class Dispatcher {
     if (this.dirty.size > 0) this.schedule();
   }
 
-  /** The worker's connectors may now be given jobs through `link`. */
-  attach(workerId: string, link: WorkerLink): void {
-    this.worker(workerId).link = link;
-    this.markTypesOf(workerId);
+  /**
+   * A worker registered here: its connectors may be given jobs through `link`. What it is, its
+   * connectors and the jobs it holds are learnt from the registration itself, not only from the
+   * log: a hub that just started has not seen them, and a worker resuming its session may change
+   * no record at all.
+   */
+  attach({ worker, connectors, held }: Pick<Registered, 'worker' | 'connectors' | 'held'>, link: WorkerLink): void {
+    this.observe([worker, ...connectors, ...held].map((record) => ({ offset: '', record })));
+    this.worker(worker.id).link = link;
+    this.markTypesOf(worker.id);
     this.schedule();
   }
 
@@ -143,6 +153,7 @@ export class Dispatcher {
 
   private observeConnector(record: ActorRecord): void {
     let connector = this.connectors.get(record.id);
+    if (connector && record.seq <= connector.seq) return;
     if (connector && (record.removed || record.parentId !== connector.workerId)) {
       this.idle.get(connector.type)?.delete(record.id);
       this.connectorsOf.get(connector.workerId)?.delete(record.id);
@@ -152,12 +163,13 @@ export class Dispatcher {
     if (record.removed) return;
     if (!connector) {
       const type = String(record.snapshot.context.type);
-      connector = { type, workerId: record.parentId ?? '', state: record.state, jobId: null };
+      connector = { seq: record.seq, type, workerId: record.parentId ?? '', state: record.state, jobId: null };
       this.connectors.set(record.id, connector);
       let ids = this.connectorsOf.get(connector.workerId);
       if (!ids) this.connectorsOf.set(connector.workerId, (ids = new Set()));
       ids.add(record.id);
     }
+    connector.seq = record.seq;
     connector.state = record.state;
     let idle = this.idle.get(connector.type);
     if (!idle) this.idle.set(connector.type, (idle = new Set()));
@@ -175,7 +187,9 @@ export class Dispatcher {
       return;
     }
     const worker = this.worker(record.id);
+    if (record.seq <= worker.seq) return;
     const wasOnline = worker.state === 'ready' || worker.state === 'busy';
+    worker.seq = record.seq;
     worker.state = record.state;
     worker.capabilities = workerContext(record).capabilities;
     if (!wasOnline && (record.state === 'ready' || record.state === 'busy')) this.markTypesOf(record.id);
@@ -191,7 +205,7 @@ export class Dispatcher {
 
   private worker(id: string): KnownWorker {
     let worker = this.workers.get(id);
-    if (!worker) this.workers.set(id, (worker = { state: 'offline', capabilities: {} }));
+    if (!worker) this.workers.set(id, (worker = { seq: 0, state: 'offline', capabilities: {} }));
     return worker;
   }
 

@@ -29,6 +29,10 @@ export interface Registered {
   revoked: string[];
   /** Jobs assigned to it whose assignment it never received: to be sent again. */
   reassigned: ActorRecord[];
+  /** Every job it holds now (these included). */
+  held: ActorRecord[];
+  /** Its connectors' records as this registration left them. */
+  connectors: ActorRecord[];
 }
 
 export class Presence {
@@ -76,8 +80,9 @@ export class Presence {
       for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot);
       await this.removeUndeclared(tx, workerId, new Set(event.connectorIds));
       if (registration.draining) await tx.send(workerId, { type: 'DRAIN' } satisfies WorkerEvent);
-      const { revoked, reassigned } = await this.reconcileLeases(tx, workerId, registration.resume?.jobs ?? []);
-      return { worker: (await tx.get(workerId)) as ActorRecord, sessionId, resumed, revoked, reassigned };
+      const { revoked, reassigned, held } = await this.reconcileLeases(tx, workerId, registration.resume?.jobs ?? []);
+      const connectors = tx.changed('connector').filter((connector) => connector.parentId === workerId && !connector.removed);
+      return { worker: (await tx.get(workerId)) as ActorRecord, connectors, sessionId, resumed, revoked, reassigned, held };
     });
     return value;
   }
@@ -130,22 +135,29 @@ export class Presence {
    * revoked, the worker stops it. Leased but not held: an assignment the worker never received
    * is sent again; a running job it no longer has loses its lease.
    */
-  private async reconcileLeases(tx: Transaction, workerId: string, held: HeldJob[]): Promise<{ revoked: string[]; reassigned: ActorRecord[] }> {
+  private async reconcileLeases(tx: Transaction, workerId: string, reported: HeldJob[]): Promise<Pick<Registered, 'revoked' | 'reassigned' | 'held'>> {
     const leased = await this.leases(tx, workerId);
-    const holds = new Map(held.map((job) => [job.jobId, job.connectorId]));
+    const holds = new Map(reported.map((job) => [job.jobId, job.connectorId]));
     const revoked: string[] = [];
     for (const [jobId, connectorId] of holds) {
       const job = leased.has(jobId) ? await tx.get(jobId) : undefined;
       if (!job || jobContext(job).connectorId !== connectorId) revoked.push(jobId);
     }
     const reassigned: ActorRecord[] = [];
+    const held: ActorRecord[] = [];
     for (const jobId of leased) {
-      if (holds.has(jobId)) continue;
       const job = await tx.get(jobId);
-      if (job?.state === 'assigned') reassigned.push(job);
-      else if (job) await tx.send(jobId, { type: 'LEASE_LOST', reason: `worker ${workerId} no longer ran it when it reconnected` } satisfies JobEvent);
+      if (!job) continue;
+      if (holds.has(jobId) && !revoked.includes(jobId)) {
+        held.push(job);
+      } else if (job.state === 'assigned') {
+        reassigned.push(job);
+        held.push(job);
+      } else {
+        await tx.send(jobId, { type: 'LEASE_LOST', reason: `worker ${workerId} no longer ran it when it reconnected` } satisfies JobEvent);
+      }
     }
-    return { revoked, reassigned };
+    return { revoked, reassigned, held };
   }
 
   /** Ids are unique across kinds, and a connector belongs to one worker at a time. */

@@ -114,7 +114,7 @@ class WorkerSession {
     this.workerId = registration.workerId;
     this.sessionId = registered.sessionId;
     this.socket.data.workerId = registration.workerId;
-    this.deps.dispatcher.attach(registration.workerId, this.link);
+    this.deps.dispatcher.attach(registered, this.link);
     // After the answer (same socket, so in order): the worker has its session when they arrive.
     if (registered.reassigned.length > 0) setImmediate(() => this.socket.connected && this.link.assign(registered.reassigned.map(toAssignment)));
     return {

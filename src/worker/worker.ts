@@ -268,6 +268,7 @@ export function createWorker(options: WorkerOptions): Worker {
     for (const jobId of [...running.keys(), ...outcomes.keys()]) send('job:started', { jobId });
     for (const jobId of running.keys()) progress.resend(jobId);
     for (const jobId of outcomes.keys()) deliver(jobId);
+    clearInterval(heartbeat);
     heartbeat = setInterval(beat, answer.heartbeatMs);
     // Connectors start once the hub listens, so every monitor sees them come up from `starting`.
     if (!connectorsStarted) {

@@ -3,13 +3,14 @@
  * job an attempt. Only a worker away longer than the heartbeat window (its lease expired) loses
  * its jobs, and then it stops the work the hub gave to others.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { WORKER_TIMING_DEFAULTS } from 'statehub/machines';
 import { simulationConnector } from 'statehub/worker';
-import type { ActorRecord } from 'statehub';
+import { startHub, type ActorRecord, type Hub } from 'statehub';
 import { controlledConnector } from '../helpers/connectors.js';
 import { FAST_TIMINGS, api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { startRedisServer } from '../helpers/redis.js';
 
 const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
 
@@ -117,5 +118,29 @@ describe('a worker whose connection drops', () => {
     expect(recording.states('away')).toContain('stale');
     expect(lines.some((line) => /new session/.test(line))).toBe(true);
     await recording.waitFor('away-ctl', 'idle');
+  });
+
+  it('resumes on a hub that just started, which gives it new jobs although its session changed no record, and stops a held job cancelled there', async () => {
+    const redis = await startRedisServer();
+    onTestFinished(() => redis.stop());
+    // A wide heartbeat window: the resume, not the stale timer, is what this is about.
+    const options = { port: 0, logger: false as const, redis: redis.url, timings: { heartbeatMs: 200, staleAfterMs: 10_000, offlineAfterMs: 10_000 } };
+    let hub: Hub = await startHub(options);
+    onTestFinished(() => hub.close());
+    const lines: string[] = [];
+    const held = controlledConnector({ id: 'phoenix-ctl' });
+    await testWorker(hub, { id: 'phoenix', machineId: 'm', log: (line) => lines.push(line), connectors: [held.implementation, simulationConnector({ startupMs: 1 })] });
+    const holding = await submit(hub, { type: 'controlled', payload: { hold: true } });
+    await held.started(holding.id);
+    await hub.close();
+    hub = await startHub({ ...options, port: hub.port });
+    await expect.poll(() => lines.some((line) => /resumed its session/.test(line)), { timeout: 10_000 }).toBe(true);
+
+    const recording = await testRecording(hub);
+    const job = await submit(hub, { type: 'simulation', payload: { durationMs: 1, steps: 1 } });
+    expect(context(await recording.waitFor(job.id, 'completed'))).toMatchObject({ workerId: 'phoenix', attempts: 1 });
+    expect((await api(hub, 'POST', `/api/jobs/${holding.id}/cancel`)).status).toBe(200);
+    await held.aborted(holding.id);
+    expect(context(await recording.waitFor('phoenix-ctl', 'idle')).jobsDone).toBe(0);
   });
 });
