@@ -3,6 +3,7 @@ import { A, type RouteSectionProps } from '@solidjs/router';
 import { Match, Show, Switch, createSignal, onCleanup } from 'solid-js';
 import { Tooltip } from './components/Tooltip.js';
 import { HubContext } from './context.js';
+import { setTimeZone, timeZone } from './format.js';
 import { createHubStore, saveToken, savedToken, type HubStore } from './store.js';
 
 const THEME_KEY = 'statehub.theme';
@@ -38,6 +39,10 @@ export function App(props: RouteSectionProps) {
           <A href="/system">System</A>
         </nav>
         <ConnectionPill store={store} />
+        <select class="zone" aria-label="time zone" value={timeZone()} onChange={(event) => setTimeZone(event.currentTarget.value === 'utc' ? 'utc' : 'local')}>
+          <option value="local">local time</option>
+          <option value="utc">UTC</option>
+        </select>
         <select class="theme" aria-label="theme" value={theme()} onChange={(event) => applyTheme(event.currentTarget.value)}>
           <option value="auto">auto</option>
           <option value="light">light</option>

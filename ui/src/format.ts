@@ -1,4 +1,18 @@
 /** How times and values read on the page. */
+import { createSignal } from 'solid-js';
+
+/** Clock times read in the browser's zone or in UTC; either way the zone is named. */
+export type TimeZoneChoice = 'local' | 'utc';
+
+const ZONE_KEY = 'statehub.timeZone';
+const [zone, setZone] = createSignal<TimeZoneChoice>(localStorage.getItem(ZONE_KEY) === 'utc' ? 'utc' : 'local');
+
+export const timeZone = zone;
+
+export function setTimeZone(choice: TimeZoneChoice): void {
+  localStorage.setItem(ZONE_KEY, choice);
+  setZone(choice);
+}
 
 /** "3 s ago", "5 min ago", "2 h ago". */
 export function ago(iso: string | undefined, now = Date.now()): string {
@@ -11,9 +25,42 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} d ago`;
 }
 
-/** "14:02:37.236" */
+/** "14:02:37.236 GMT+1" (or "… UTC"), in the chosen zone. */
 export function clock(iso: string): string {
-  return iso.slice(11, 23);
+  const parts = timeParts(iso);
+  return parts ? `${parts.hour}:${parts.minute}:${parts.second}.${parts.fractionalSecond} ${parts.timeZoneName}` : iso;
+}
+
+/** "2026-11-30 14:02:37.236 GMT+1" (or "… UTC"), in the chosen zone. */
+export function dateTime(iso: string): string {
+  const parts = timeParts(iso);
+  return parts ? `${parts.year}-${parts.month}-${parts.day} ${clock(iso)}` : iso;
+}
+
+const formats = new Map<TimeZoneChoice, Intl.DateTimeFormat>();
+
+function timeParts(iso: string): Partial<Record<Intl.DateTimeFormatPartTypes, string>> | undefined {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return undefined;
+  const choice = zone();
+  let format = formats.get(choice);
+  if (!format) {
+    // en-US for the digits and the zone's short name ("GMT+5:30", "EST", "UTC"); the layout is ours.
+    format = new Intl.DateTimeFormat('en-US', {
+      ...(choice === 'utc' ? { timeZone: 'UTC' } : {}),
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      fractionalSecondDigits: 3,
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    });
+    formats.set(choice, format);
+  }
+  return Object.fromEntries(format.formatToParts(date).map((part) => [part.type, part.value]));
 }
 
 /** JSON for people: indented, cut when huge so a big payload cannot freeze the page. */

@@ -53,8 +53,6 @@ export class HubModel {
   private readonly jobsById = new Map<string, ActorRecord>();
   private readonly counts = new Map<string, number>();
   private readonly types = new Map<string, number>();
-  /** When each actor entered its current state, as far as this monitor saw. */
-  private readonly since = new Map<string, string>();
   private readonly listeners = new Set<(topics: Set<Topic>) => void>();
   private everLive = false;
   private resynced = false;
@@ -89,11 +87,6 @@ export class HubModel {
 
   record(id: string): ActorRecord | undefined {
     return this.source.view.records.get(id);
-  }
-
-  /** Since when the actor is in its current state (its last change, for actors already there when the monitor joined). */
-  stateSince(id: string): string | undefined {
-    return this.since.get(id) ?? this.record(id)?.updatedAt;
   }
 
   /** Live jobs by state (every state present, zero when none). */
@@ -184,10 +177,7 @@ export class HubModel {
       this.types.clear();
       topics.add('jobs').add('topology').add('probes');
     }
-    if (reset) this.since.clear();
-    for (const { record, previous } of changes) {
-      if (record.removed) this.since.delete(record.id);
-      else if (!reset && previous?.state !== record.state) this.since.set(record.id, record.updatedAt);
+    for (const { record } of changes) {
       if (record.kind === 'job') {
         this.applyJob(record);
         topics.add('jobs');

@@ -5,7 +5,7 @@
  */
 import { batch, createSignal, type Accessor } from 'solid-js';
 import { Monitor } from '../../src/client/monitor.js';
-import type { ActorRecord } from '../../src/protocol/record.js';
+import type { ActorRecord, LogEntry } from '../../src/protocol/record.js';
 import { HubModel, type Connection, type Topic } from './model.js';
 
 const TOKEN_KEY = 'statehub.token';
@@ -19,7 +19,11 @@ export function saveToken(token: string | undefined): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-/** An actor as the hub streams it: enough of an ActorRef for `fromActorRef`. */
+/**
+ * An actor as the hub streams it: enough of an ActorRef for `fromActorRef`. Its snapshot is the
+ * actor's latest record this page holds: once it leaves the live set, its removal record (its
+ * last state, with `removed: true`); undefined while the page holds none.
+ */
 export interface RemoteActor {
   readonly id: string;
   getSnapshot(): ActorRecord | undefined;
@@ -35,6 +39,12 @@ export interface HubStore {
   readonly connection: Accessor<Connection>;
   readonly refusal: Accessor<{ code: string; message: string } | undefined>;
   actor(id: string): RemoteActor;
+  /**
+   * Calls `listener` with every change of the actor, none skipped or merged (unlike the
+   * once-a-frame signals), in offset order; `reset` when the monitor took a fresh snapshot, which
+   * may have skipped changes (the entries then hold the actor's record in it, if any).
+   */
+  changes(id: string, listener: (entries: LogEntry[], reset: boolean) => void): () => void;
   /** fetch() against the hub's API with the token; throws the hub's error message on 4xx/5xx. */
   api<T>(path: string, init?: RequestInit): Promise<T>;
   close(): void;
@@ -50,6 +60,10 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
   const [refusal, setRefusal] = createSignal(monitor.refusal);
 
   const watchers = new Map<string, Set<(record: ActorRecord | undefined) => void>>();
+  const followers = new Map<string, Set<(entries: LogEntry[], reset: boolean) => void>>();
+  /** The removal records of watched actors that left the live set: what they were last. */
+  const departed = new Map<string, ActorRecord>();
+  const latest = (id: string) => model.record(id) ?? departed.get(id);
   const pending = new Set<Topic>();
   const changedIds = new Set<string>();
   let frame = 0;
@@ -66,7 +80,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
         setRefusal(monitor.refusal);
       }
       pending.clear();
-      for (const id of changedIds) for (const watcher of watchers.get(id) ?? []) watcher(model.record(id));
+      for (const id of changedIds) for (const watcher of watchers.get(id) ?? []) watcher(latest(id));
       changedIds.clear();
     });
     // The first frame rendered once live: when the page shows the whole hub (what bench/ui.ts reads).
@@ -83,11 +97,35 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
     schedule();
   });
   const stopWatching = monitor.view.subscribe((changes, reset) => {
-    if (watchers.size === 0) return;
+    if (watchers.size === 0 && followers.size === 0) return;
     if (reset) for (const id of watchers.keys()) changedIds.add(id);
-    for (const { record } of changes) if (watchers.has(record.id)) changedIds.add(record.id);
+    const byActor = new Map<string, LogEntry[]>();
+    for (const { record, offset } of changes) {
+      if (!watchers.has(record.id) && !followers.has(record.id)) continue;
+      changedIds.add(record.id);
+      if (record.removed) departed.set(record.id, record);
+      else departed.delete(record.id);
+      let entries = byActor.get(record.id);
+      if (!entries) byActor.set(record.id, (entries = []));
+      entries.push({ offset, record });
+    }
+    for (const [id, listeners] of followers) {
+      const entries = byActor.get(id);
+      if (entries || reset) for (const listener of listeners) listener(entries ?? [], reset);
+    }
     schedule();
   });
+  /** Adds `item` to the set under `id`; the returned function takes it out again. */
+  const register = <T>(map: Map<string, Set<T>>, id: string, item: T) => {
+    let set = map.get(id);
+    if (!set) map.set(id, (set = new Set()));
+    set.add(item);
+    return () => {
+      set.delete(item);
+      if (set.size === 0) map.delete(id);
+      if (!watchers.has(id) && !followers.has(id)) departed.delete(id);
+    };
+  };
 
   return {
     model,
@@ -99,21 +137,14 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
     actor(id) {
       return {
         id,
-        getSnapshot: () => model.record(id),
+        getSnapshot: () => latest(id),
         subscribe(observer) {
           const next = typeof observer === 'function' ? observer : (record: ActorRecord | undefined) => observer.next?.(record);
-          let set = watchers.get(id);
-          if (!set) watchers.set(id, (set = new Set()));
-          set.add(next);
-          return {
-            unsubscribe() {
-              set.delete(next);
-              if (set.size === 0) watchers.delete(id);
-            },
-          };
+          return { unsubscribe: register(watchers, id, next) };
         },
       };
     },
+    changes: (id, listener) => register(followers, id, listener),
     async api<T>(path: string, init: RequestInit = {}) {
       const headers = new Headers(init.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);

@@ -1,4 +1,4 @@
-/** One job followed live through its remote actor (the Submit page's list). */
+/** One job followed live through its remote actor (the Submit page's list), down to its last record when it leaves the live set. */
 import { A } from '@solidjs/router';
 import { fromActorRef } from '@xstate/solid';
 import type { AnyActorRef } from 'xstate';
@@ -15,7 +15,7 @@ export function LiveJobRow(props: { id: string }) {
   return (
     <li class="live-job" data-id={props.id} data-state={record()?.state ?? 'unknown'}>
       <A href={`/jobs/${encodeURIComponent(props.id)}`}>{props.id}</A>
-      <Show when={record()} fallback={<span class="muted">left the live set</span>}>
+      <Show when={record()} fallback={<span class="muted">not in the live set</span>}>
         {(job) => (
           <>
             <StateLabel state={job().state} />
@@ -23,6 +23,9 @@ export function LiveJobRow(props: { id: string }) {
             <span class="muted">attempt {context()?.attempts}</span>
             <Show when={context()?.error}>
               <span class="error">{context()?.error?.message}</span>
+            </Show>
+            <Show when={job().removed}>
+              <span class="muted">left the live set</span>
             </Show>
           </>
         )}

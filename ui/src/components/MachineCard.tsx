@@ -4,6 +4,13 @@ import type { MachineGroup } from '../model.js';
 import { useHub } from '../context.js';
 import { ago } from '../format.js';
 import { ConnectorBadge, StateLabel } from './StateBadge.js';
+import { stateSince, type ActorRecord } from '../../../src/protocol/record.js';
+
+/** "3 s": the window a worker missed, from its record. */
+function staleAfter(worker: ActorRecord): string {
+  const ms = Number(worker.snapshot.context.staleAfterMs);
+  return Number.isFinite(ms) ? `${ms / 1000} s` : 'its window';
+}
 
 export function MachineCard(props: { group: MachineGroup; now: number }) {
   const hub = useHub();
@@ -23,7 +30,7 @@ export function MachineCard(props: { group: MachineGroup; now: number }) {
         <h3>{props.group.id}</h3>
         <StateLabel state={state()} />
         <Show when={state() === 'offline'}>
-          <span class="muted">since {ago(hub.model.stateSince(props.group.id), props.now)}</span>
+          <span class="muted">since {ago(props.group.machine && stateSince(props.group.machine), props.now)}</span>
           <button class="link" onClick={() => remove(props.group.id)}>
             remove
           </button>
@@ -40,7 +47,7 @@ export function MachineCard(props: { group: MachineGroup; now: number }) {
                 <span class="worker-id">{group.worker.id}</span>
                 <StateLabel state={group.worker.state} />
                 <Show when={group.worker.state === 'stale'}>
-                  <span class="warning">no heartbeat since {ago(hub.model.stateSince(group.worker.id), props.now)}</span>
+                  <span class="warning">stale since {ago(stateSince(group.worker), props.now)}: no heartbeat for {staleAfter(group.worker)}</span>
                 </Show>
                 <Show when={group.worker.state === 'offline' && state() !== 'offline'}>
                   <button class="link" onClick={() => remove(group.worker.id)}>

@@ -1,6 +1,5 @@
 /** A state, in its colour. Connectors show as badges with a tooltip: state, since when, last error. */
-import type { ActorRecord } from '../../../src/protocol/record.js';
-import { useHub } from '../context.js';
+import { stateSince, type ActorRecord } from '../../../src/protocol/record.js';
 import { ago } from '../format.js';
 
 /** `w1/simulation-2` of worker `w1` reads `simulation-2`. */
@@ -14,12 +13,11 @@ export function StateLabel(props: { state: string }) {
 }
 
 export function ConnectorBadge(props: { connector: ActorRecord; now: number }) {
-  const hub = useHub();
   const context = () => props.connector.snapshot.context as { error?: { message: string } | null; jobId?: string | null; latencyMs?: number | null };
   // One string, shown by the page's single tooltip: thousands of badges cost no hidden DOM.
   const describe = () =>
     [
-      `${props.connector.id}: ${props.connector.state} since ${ago(hub.model.stateSince(props.connector.id), props.now)}`,
+      `${props.connector.id}: ${props.connector.state} since ${ago(stateSince(props.connector), props.now)}`,
       context().jobId ? `job ${context().jobId}` : '',
       context().latencyMs != null ? `health check ${context().latencyMs} ms` : '',
       context().error ? `last error: ${context().error?.message}` : '',

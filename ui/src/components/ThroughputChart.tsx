@@ -1,5 +1,10 @@
-/** Jobs completed and failed per 10 s over the last 15 minutes, as stacked bars. */
+/**
+ * Jobs completed and failed per 10 s over the last 15 minutes, as stacked bars. The window ends
+ * at this page's clock, not at the moment the counts were read, so two pages showing the same
+ * counts at the same time draw the same chart.
+ */
 import { For, createMemo } from 'solid-js';
+import { clock } from '../format.js';
 
 export interface Bucket {
   at: string;
@@ -7,28 +12,29 @@ export interface Bucket {
   failed: number;
 }
 
-export function ThroughputChart(props: { buckets: Bucket[]; bucketMs: number }) {
+export function ThroughputChart(props: { buckets: Bucket[]; bucketMs: number; now: number }) {
   const width = 540;
   const height = 96;
-  const max = createMemo(() => Math.max(1, ...props.buckets.map((bucket) => bucket.completed + bucket.failed)));
-  const bar = () => width / Math.max(1, props.buckets.length);
+  const buckets = createMemo(() => slotsUntil(props.buckets, props.bucketMs, props.now));
+  const max = createMemo(() => Math.max(1, ...buckets().map((bucket) => bucket.completed + bucket.failed)));
+  const bar = () => width / Math.max(1, buckets().length);
   const y = (value: number) => (value / max()) * (height - 14);
   const totals = createMemo(() => ({
-    completed: props.buckets.reduce((sum, bucket) => sum + bucket.completed, 0),
-    failed: props.buckets.reduce((sum, bucket) => sum + bucket.failed, 0),
+    completed: buckets().reduce((sum, bucket) => sum + bucket.completed, 0),
+    failed: buckets().reduce((sum, bucket) => sum + bucket.failed, 0),
   }));
   const recentRate = createMemo(() => {
-    const last = props.buckets.slice(-7, -1);
+    const last = buckets().slice(-7, -1);
     const done = last.reduce((sum, bucket) => sum + bucket.completed, 0);
     return last.length === 0 ? 0 : done / ((last.length * props.bucketMs) / 1000);
   });
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={`${totals().completed} completed and ${totals().failed} failed in the last 15 minutes`}>
-        <For each={props.buckets}>
+        <For each={buckets()}>
           {(bucket, index) => (
             <g>
-              <title>{`${bucket.at.slice(11, 19)}: ${bucket.completed} completed, ${bucket.failed} failed`}</title>
+              <title>{`${clock(bucket.at)}: ${bucket.completed} completed, ${bucket.failed} failed`}</title>
               <rect class="bar-completed" x={index() * bar() + 0.5} width={Math.max(1, bar() - 1)} y={height - y(bucket.completed)} height={y(bucket.completed)} />
               <rect class="bar-failed" x={index() * bar() + 0.5} width={Math.max(1, bar() - 1)} y={height - y(bucket.completed) - y(bucket.failed)} height={y(bucket.failed)} />
             </g>
@@ -41,4 +47,16 @@ export function ThroughputChart(props: { buckets: Bucket[]; bucketMs: number }) 
       </figcaption>
     </figure>
   );
+}
+
+/** As many buckets as the hub sent, ending with the one `now` falls in; counts the hub has not sent yet are 0. */
+function slotsUntil(buckets: Bucket[], bucketMs: number, now: number): Bucket[] {
+  const counts = new Map(buckets.map((bucket) => [Date.parse(bucket.at), bucket]));
+  const last = Math.floor(now / bucketMs) * bucketMs;
+  const slots: Bucket[] = [];
+  for (let at = last - (buckets.length - 1) * bucketMs; at <= last; at += bucketMs) {
+    const known = counts.get(at);
+    slots.push({ at: new Date(at).toISOString(), completed: known?.completed ?? 0, failed: known?.failed ?? 0 });
+  }
+  return slots;
 }

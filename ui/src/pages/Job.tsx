@@ -1,13 +1,18 @@
-/** One job: what it is, how it went, every transition with its time; cancel from here. */
+/**
+ * One job: what it is, how it went, every transition with its time; cancel from here. It shows
+ * the newest record the page holds, whether the stream brought it or it was read by id, so a
+ * job that finished and left the live set reads as it ended, not as it was when the page opened.
+ */
 import { A, useParams } from '@solidjs/router';
 import { fromActorRef } from '@xstate/solid';
 import type { AnyActorRef } from 'xstate';
-import { For, Show, createEffect, createMemo, createResource, createSignal, on } from 'solid-js';
-import type { ActorRecord, LogEntry } from '../../../src/protocol/record.js';
+import { For, Show, createEffect, createResource, createSignal, on } from 'solid-js';
+import type { ActorRecord } from '../../../src/protocol/record.js';
 import { ProgressBar } from '../components/ProgressBar.js';
 import { StateLabel } from '../components/StateBadge.js';
 import { useHub } from '../context.js';
-import { clock, prettyJson } from '../format.js';
+import { clock, dateTime, prettyJson } from '../format.js';
+import { createActorHistory } from '../history.js';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
@@ -30,24 +35,14 @@ export function Job() {
   const hub = useHub();
   const params = useParams<{ id: string }>();
   const id = () => decodeURIComponent(params.id);
-  // The live record, as the stream changes it (undefined once the job left the live set).
+  // As the stream brings it: its removal record once it left the live set.
   const live = fromActorRef(() => hub.actor(id()) as unknown as AnyActorRef) as unknown as () => ActorRecord | undefined;
-  const [stored] = createResource(id, (jobId) => hub.api<ActorRecord>(`/api/jobs/${encodeURIComponent(jobId)}`));
-  const [history] = createResource(id, (jobId) => hub.api<{ entries: LogEntry[] }>(`/api/jobs/${encodeURIComponent(jobId)}/history`));
-  const record = () => live() ?? stored();
+  const [stored, { refetch }] = createResource(id, (jobId) => hub.api<ActorRecord>(`/api/jobs/${encodeURIComponent(jobId)}`));
+  // Gone from the view without its last record (the monitor resynced meanwhile): read it by id.
+  createEffect(on(live, (now, before) => before && !now && void refetch(), { defer: true }));
+  const record = () => newest(live(), stored());
   const context = () => record()?.snapshot.context as unknown as JobContext | undefined;
-  /** The history read once, then every record the stream brought since. */
-  const [seen, setSeen] = createSignal<ActorRecord[]>([]);
-  createEffect(on(id, () => setSeen([])));
-  createEffect(() => {
-    const current = live();
-    if (current) setSeen((list) => (list.at(-1)?.seq === current.seq ? list : [...list, current]));
-  });
-  const transitions = createMemo(() => {
-    const fromHistory = history()?.entries.map((entry) => entry.record) ?? [];
-    const last = fromHistory.at(-1)?.seq ?? 0;
-    return [...fromHistory, ...seen().filter((item) => item.seq > last)];
-  });
+  const history = createActorHistory(hub, id);
   const [cancelError, setCancelError] = createSignal<string>();
   const cancel = async () => {
     setCancelError(undefined);
@@ -69,15 +64,17 @@ export function Job() {
             <header class="job-head">
               <h2>{job().id}</h2>
               <StateLabel state={job().state} />
-              <Show when={!FINAL.has(job().state)}>
+              <Show when={!FINAL.has(job().state) && !job().removed}>
                 <button class="danger" onClick={cancel}>
                   Cancel job
                 </button>
               </Show>
-              <Show when={job().removed}>
-                <span class="muted">(no longer in the live set)</span>
-              </Show>
             </header>
+            <Show when={job().removed}>
+              <p class="note" role="note">
+                This job left the live set at {clock(job().updatedAt)}. It stays readable by id (this page, GET /api/jobs/{job().id}) for the hub's retention.
+              </p>
+            </Show>
             <Show when={cancelError()}>
               <p class="error" role="alert">
                 {cancelError()}
@@ -103,7 +100,7 @@ export function Job() {
               <dt>timeout</dt>
               <dd>{context()?.timeoutMs ? `${context()?.timeoutMs} ms` : 'none'}</dd>
               <dt>created</dt>
-              <dd title={context()?.createdAt}>{context()?.createdAt}</dd>
+              <dd>{dateTime(context()?.createdAt ?? '')}</dd>
             </dl>
             <Show when={context()?.error}>
               <section class="panel error-panel">
@@ -123,6 +120,12 @@ export function Job() {
             </div>
             <section class="panel">
               <h3>Transitions</h3>
+              <Show when={history.error()}>
+                <p class="error">cannot read the history: {history.error()}</p>
+              </Show>
+              <Show when={history.limit() !== undefined && (history.entries()[0]?.record.seq ?? 1) > 1}>
+                <p class="muted">The hub keeps the last {history.limit()} changes of an actor; earlier ones are not shown.</p>
+              </Show>
               <table class="history">
                 <thead>
                   <tr>
@@ -136,13 +139,13 @@ export function Job() {
                   </tr>
                 </thead>
                 <tbody>
-                  <For each={transitions()}>
-                    {(item) => {
+                  <For each={history.entries()}>
+                    {({ record: item }) => {
                       const c = item.snapshot.context as unknown as JobContext;
                       return (
-                        <tr data-state={item.state}>
+                        <tr data-state={item.state} data-seq={item.seq}>
                           <td>{item.seq}</td>
-                          <td title={item.updatedAt}>{clock(item.updatedAt)}</td>
+                          <td title={dateTime(item.updatedAt)}>{clock(item.updatedAt)}</td>
                           <td>
                             <StateLabel state={item.removed ? 'removed' : item.state} />
                           </td>
@@ -162,4 +165,10 @@ export function Job() {
       </Show>
     </div>
   );
+}
+
+/** The later of two records of one actor (by seq): what the page shows. */
+function newest(a: ActorRecord | undefined, b: ActorRecord | undefined): ActorRecord | undefined {
+  if (!a || !b) return a ?? b;
+  return a.seq >= b.seq ? a : b;
 }

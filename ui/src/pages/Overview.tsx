@@ -64,7 +64,7 @@ export function Overview() {
       <section class="panel">
         <h2>Throughput</h2>
         <Show when={throughput()} fallback={<p class="muted">{throughput.error ? `cannot read throughput: ${throughput.error.message}` : 'loading…'}</p>}>
-          {(data) => <ThroughputChart buckets={data().buckets} bucketMs={data().bucketMs} />}
+          {(data) => <ThroughputChart buckets={data().buckets} bucketMs={data().bucketMs} now={now()} />}
         </Show>
       </section>
 
