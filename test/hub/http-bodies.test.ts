@@ -250,16 +250,7 @@ describe('a body over the limit gets its 413, not a broken connection', () => {
     expectTooLarge(answer.body, 1_000);
 
     // A client that never stops: the hub reads on up to its bound, then hangs up.
-    const piece = chunk(256 * 1024);
-    try {
-      while (!connection.closed) await connection.write(piece);
-    } catch {
-      // the hub hung up while this was being written
-    }
-    await connection.closedByPeer();
-    expect(connection.written).toBeGreaterThan(DISCARD_BOUNDS.maxBytes);
-    // Whatever the kernels' buffers held besides: nowhere near twice the bound.
-    expect(connection.written).toBeLessThan(DISCARD_BOUNDS.maxBytes + 32 * MiB);
+    await expectCutPastTheBound(connection, chunk(256 * 1024));
     await expectUsableAndNoJob(hub);
   });
 
@@ -269,15 +260,7 @@ describe('a body over the limit gets its 413, not a broken connection', () => {
     await connection.write(post('/api/jobs', `Content-Length: ${1024 * MiB}\r\n`));
     await connection.write(filler(64 * 1024));
     expectTooLarge((await connection.response()).body, MiB);
-    const piece = filler(256 * 1024);
-    try {
-      while (!connection.closed) await connection.write(piece);
-    } catch {
-      // the hub hung up while this was being written
-    }
-    await connection.closedByPeer();
-    expect(connection.written).toBeGreaterThan(DISCARD_BOUNDS.maxBytes);
-    expect(connection.written).toBeLessThan(DISCARD_BOUNDS.maxBytes + 32 * MiB);
+    await expectCutPastTheBound(connection, filler(256 * 1024));
     await expectUsableAndNoJob(hub);
   });
 
@@ -370,3 +353,16 @@ describe('empty bodies', () => {
     expect((await api(hub, 'GET', `/api/jobs/${job.id}`)).body.state).toBe('pending');
   });
 });
+
+/** Writes `piece` until the hub hangs up; it must have read past its discard bound, and not much more. */
+async function expectCutPastTheBound(connection: RawConnection, piece: string | Uint8Array): Promise<void> {
+  try {
+    while (!connection.closed) await connection.write(piece);
+  } catch {
+    // the hub hung up while this was being written
+  }
+  await connection.closedByPeer();
+  expect(connection.written).toBeGreaterThan(DISCARD_BOUNDS.maxBytes);
+  // Whatever the kernels' buffers held besides: nowhere near twice the bound.
+  expect(connection.written).toBeLessThan(DISCARD_BOUNDS.maxBytes + 32 * MiB);
+}
