@@ -44,6 +44,11 @@ function detail(r) {
   if (r.kind === 'connector') return c.type + (c.jobId ? ' · ' + c.jobId : '') + (c.error ? ' · ' + c.error.message : '');
   return '';
 }
+// Local time, with its zone named.
+const clockFormat = new Intl.DateTimeFormat('en-US', { hour: '2-digit', minute: '2-digit', second: '2-digit', fractionalSecondDigits: 3, hourCycle: 'h23', timeZoneName: 'short' });
+function clock(iso) {
+  return clockFormat.format(new Date(iso));
+}
 function apply(record) {
   if (record.removed) records.delete(record.id); else records.set(record.id, record);
   dirty = true;
@@ -54,7 +59,7 @@ function render() {
   const sorted = [...records.values()].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.id < b.id ? -1 : 1)).slice(0, 2000);
   rows.replaceChildren(...sorted.map((r) => {
     const tr = document.createElement('tr');
-    for (const [text, cls] of [[r.kind], [r.id], [r.parentId || ''], [r.state, 's-' + r.state], [r.seq], [detail(r)], [r.updatedAt.slice(11, 23)]]) {
+    for (const [text, cls] of [[r.kind], [r.id], [r.parentId || ''], [r.state, 's-' + r.state], [r.seq], [detail(r)], [clock(r.updatedAt)]]) {
       const td = document.createElement('td');
       td.textContent = text;
       if (cls) td.className = cls;

@@ -115,4 +115,20 @@ describe('clock times', () => {
       await context.close();
     }
   });
+
+  it('read with their zone on the plain page a hub serves when the monitor is not built', async () => {
+    const hub = await testHub({ uiDir: '/nonexistent' });
+    await testWorker(hub, { id: 'w1', machineId: 'm1' });
+    const context = await browser().newContext({ timezoneId: 'Asia/Kolkata' });
+    try {
+      const page = await context.newPage();
+      await page.goto(hub.url);
+      await page.waitForSelector('#rows tr');
+      const updated = await page.$$eval('#rows tr td:last-child', (cells) => cells.map((cell) => cell.textContent));
+      expect(updated.length).toBeGreaterThan(0);
+      for (const text of updated) expect(text).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3} GMT\+5:30$/);
+    } finally {
+      await context.close();
+    }
+  });
 });
