@@ -25,6 +25,21 @@ async function visible(open: OpenPage): Promise<{ text: string; tooltips: string
   };
 }
 
+/**
+ * Reads both pages until they agree (each re-renders its relative times on its own second),
+ * then asserts it, so a failure shows the difference.
+ */
+async function expectSameText(x: OpenPage, y: OpenPage): Promise<void> {
+  let last: [unknown, unknown] = [undefined, undefined];
+  const deadline = Date.now() + 15_000;
+  do {
+    last = await Promise.all([visible(x), visible(y)]);
+    if (JSON.stringify(last[0]) === JSON.stringify(last[1])) break;
+    await sleep(250);
+  } while (Date.now() < deadline);
+  expect(last[0]).toEqual(last[1]);
+}
+
 describe('the same records read the same on every page', () => {
   it('page A, open from before any worker started, and page B, opened 20 s later, show identical text: overview, tooltips, jobs table and a job that left the live set', async () => {
     const hub = await testHub({ retention: { keepFinishedMs: 3_000 } });
@@ -82,7 +97,7 @@ describe('the same records read the same on every page', () => {
     const now = Date.now() + 3_000;
     for (const open of [a, b, aJob, bJob]) await open.page.clock.setFixedTime(now);
 
-    await expect.poll(async () => JSON.stringify(await visible(a)), { timeout: 15_000 }).toBe(JSON.stringify(await visible(b)));
+    await expectSameText(a, b);
     const overview = await visible(b);
     expect(overview.tooltips.find((tip) => tip.startsWith('w3/drift'))).toMatch(/^w3\/drift: idle since \d+ s ago\nhealth check 12 ms$/);
     expect(overview.text).toMatch(/m3\s*offline\s*since \d+ s ago/);
@@ -90,12 +105,12 @@ describe('the same records read the same on every page', () => {
     await screenshot(a.page, 'parity-overview-a');
     await screenshot(b.page, 'parity-overview-b');
 
-    await expect.poll(async () => (await visible(aJob)).text, { timeout: 15_000 }).toBe((await visible(bJob)).text);
+    await expectSameText(aJob, bJob);
     expect((await visible(aJob)).text).toMatch(/left the live set/);
     await screenshot(aJob.page, 'parity-job-a');
 
     for (const open of [a, b]) await open.page.click('nav >> text=Jobs');
-    await expect.poll(async () => (await visible(a)).text, { timeout: 15_000 }).toBe((await visible(b)).text);
+    await expectSameText(a, b);
     await screenshot(b.page, 'parity-jobs-b');
     for (const open of [a, b, aJob, bJob]) expect(open.errors).toEqual([]);
   }, 90_000);
