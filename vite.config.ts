@@ -16,7 +16,9 @@ export default defineConfig(({ mode }) => ({
   server: {
     // `npm run dev:ui`: the UI with hot reload, talking to a hub on :3000.
     proxy: {
-      '/api': 'http://127.0.0.1:3000',
+      // Without changeOrigin (which a plain string target turns on) the hub sees the page's own
+      // Host, so it takes the UI on :5173 for its own page (see src/hub/origins.ts).
+      '/api': { target: 'http://127.0.0.1:3000' },
       '/socket.io': { target: 'http://127.0.0.1:3000', ws: true },
     },
   },

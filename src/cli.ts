@@ -2,6 +2,7 @@
 /** The `statehub` command: hub, worker, demo, submit. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readTokensFile } from './hub/auth.js';
+import { parseOrigin } from './hub/origins.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { submitJob } from './submit.js';
@@ -37,6 +38,14 @@ const url = (text: string) => {
   }
 };
 
+const origins = (text: string, previous: string[]) => {
+  try {
+    return [...previous, parseOrigin(text)];
+  } catch (error) {
+    throw new InvalidArgumentError(`${(error as Error).message}.`);
+  }
+};
+
 const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
 
 program
@@ -47,6 +56,7 @@ program
   .addOption(new Option('--redis <url>', 'keep state in Redis (durable; several hubs may share it) instead of memory').env('REDIS_URL'))
   .option('--redis-prefix <prefix>', 'key prefix in Redis, so independent statehubs can share one server', 'statehub')
   .option('--tokens <file>', 'JSON file mapping tokens to roles (admin, monitor, client, worker); enables auth')
+  .option('--allow-origin <origin>', 'let web pages of this origin (e.g. https://dash.example) use the hub besides its own monitor page; repeatable; * for any', origins, [])
   .option('--body-limit <bytes>', 'largest accepted request body', integer('the body limit', 1), 1024 * 1024)
   .option('--max-payload-bytes <bytes>', 'largest job payload (its JSON text); a bigger one is refused with 400', integer('the payload limit', 1), 1024 * 1024)
   .option('--max-result-bytes <bytes>', 'largest job result (its JSON text); a bigger one fails its job', integer('the result limit', 1), 1024 * 1024)
@@ -122,6 +132,7 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
     maxPayloadBytes: options.maxPayloadBytes as number,
     maxResultBytes: options.maxResultBytes as number,
     ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),
+    ...((options.allowOrigin as string[]).length > 0 ? { allowOrigins: options.allowOrigin as string[] } : {}),
     timings: {
       heartbeatMs: options.heartbeatMs as number,
       staleAfterMs: options.staleAfterMs as number,

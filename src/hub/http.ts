@@ -21,6 +21,7 @@ import { encodeSnapshot } from './encoding.js';
 import { fallbackPage } from './fallback-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
+import { guardOrigins, type OriginPolicy } from './origins.js';
 
 export interface HttpDeps {
   store: Store;
@@ -34,6 +35,8 @@ export interface HttpDeps {
   bodyLimit: number;
   /** Built monitor UI (index.html and assets), if any. */
   uiDir: string | undefined;
+  /** Which web pages may call (requests of others get 403). */
+  origins: OriginPolicy;
   logger: boolean | object;
 }
 
@@ -53,6 +56,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.bodyLimit, logger: deps.logger, forceCloseConnections: true });
   const { jobs, store, auth } = deps;
   jsonBodies(app);
+  guardOrigins(app, deps.origins);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);

@@ -15,6 +15,7 @@ import { Feed } from './feed.js';
 import { createHttp } from './http.js';
 import { Jobs } from './jobs.js';
 import { Metrics } from './metrics.js';
+import { OriginPolicy } from './origins.js';
 import { attachMonitorGateway } from './monitor-gateway.js';
 import { toConnectError } from './socket-errors.js';
 import { HubError } from '../protocol/errors.js';
@@ -36,6 +37,12 @@ export interface HubOptions {
   redisPrefix?: string;
   /** Token -> role; when set, every request and socket needs a token. */
   tokens?: Tokens;
+  /**
+   * Origins (`https://dash.example`) whose web pages may use the hub besides its own monitor
+   * page, or `*` for every one. Requests without an Origin header (not from a browser) are
+   * always accepted. Default: none.
+   */
+  allowOrigins?: string[];
   /** Largest accepted HTTP body, in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /** Largest job payload (bytes of its JSON text); a bigger one is refused with 400. Default 1 MiB. */
@@ -51,7 +58,10 @@ export interface HubOptions {
   maxQueuedPackets?: number;
   /** Directory of the built monitor UI. Default: the package's dist/ui. */
   uiDir?: string;
-  /** A pino logger, or false for silence. Default: info to stdout. */
+  /**
+   * A pino logger, or false for silence. Default: info to stdout. The hub logs errors with their
+   * type, message, stack and code only (see `loggedError`).
+   */
   logger?: Logger | false;
 }
 
@@ -73,7 +83,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const DEFAULT_UI_DIR = join(here, here.includes(`${sep}dist${sep}`) ? '../../ui' : '../../dist/ui');
 
 export async function startHub(options: HubOptions = {}): Promise<Hub> {
-  const log = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
+  const origins = new OriginPolicy(options.allowOrigins);
+  const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
+  const log = baseLog.child({}, { serializers: { err: loggedError } });
   const ownStore = !options.store;
   const store = options.store ?? (options.redis ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : new MemoryStore());
   const timings = { ...WORKER_TIMING_DEFAULTS, ...options.timings };
@@ -106,6 +118,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     metrics,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     uiDir: options.uiDir ?? DEFAULT_UI_DIR,
+    origins,
     logger: false,
   });
   const io = new Server(app.server, {
@@ -113,7 +126,15 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     perMessageDeflate: false,
     httpCompression: false,
     maxHttpBufferSize: limits.maxMessageBytes,
-    cors: { origin: true },
+    // Web pages connect from the hub's own origin and --allow-origin ones only (see origins.ts).
+    allowRequest: (request, callback) => {
+      const verdict = origins.check(request);
+      callback(verdict.allowed ? null : verdict.message, verdict.allowed);
+    },
+    cors: (request, callback) => {
+      const verdict = origins.check(request);
+      callback(null, { origin: (verdict.allowed && verdict.cors) || false });
+    },
   });
   let closing = false;
   io.of('/').use((_socket, next) => next(toConnectError(new HubError('not_found', 'connect to the /monitor or /worker namespace'))));
@@ -166,6 +187,18 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       if (ownStore) await store.close();
     },
   };
+}
+
+/**
+ * What the log shows of an error: its type, message (with its causes'), stack and code. Not the
+ * other fields an error may carry, which can hold what a request or a job held: an ioredis error
+ * keeps its command's arguments (whole records, payloads and results included).
+ */
+export function loggedError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error, message: 'a value that is not an Error was thrown' };
+  const { type, message, stack } = pino.stdSerializers.err(error);
+  const { code } = error as { code?: unknown };
+  return { type, message, stack, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) };
 }
 
 function isLoopback(host: string): boolean {
