@@ -60,6 +60,8 @@ program
   .option('--body-limit <bytes>', 'largest accepted request body', integer('the body limit', 1), 1024 * 1024)
   .option('--max-payload-bytes <bytes>', 'largest job payload (its JSON text); a bigger one is refused with 400', integer('the payload limit', 1), 1024 * 1024)
   .option('--max-result-bytes <bytes>', 'largest job result (its JSON text); a bigger one fails its job', integer('the result limit', 1), 1024 * 1024)
+  .option('--http-rate-limit <n>', 'HTTP requests per second per client (its token, else its address); 0: no limit', integer('the HTTP rate limit', 0), 1_000)
+  .option('--socket-rate-limit <n>', 'messages per second per worker or monitor socket; 0: no limit', integer('the socket rate limit', 0), 2_000)
   .option('--heartbeat-ms <ms>', 'how often workers send heartbeats', integer('the heartbeat interval', 10), 1_000)
   .option('--stale-after-ms <ms>', 'a worker without heartbeats this long is stale: its jobs are retried elsewhere', integer('the stale delay', 10), 3_000)
   .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
@@ -131,6 +133,8 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
     bodyLimit: options.bodyLimit as number,
     maxPayloadBytes: options.maxPayloadBytes as number,
     maxResultBytes: options.maxResultBytes as number,
+    httpRateLimit: options.httpRateLimit as number,
+    socketRateLimit: options.socketRateLimit as number,
     ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),
     ...((options.allowOrigin as string[]).length > 0 ? { allowOrigins: options.allowOrigin as string[] } : {}),
     timings: {

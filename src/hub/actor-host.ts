@@ -7,7 +7,9 @@ import { connectorMachine } from '../../machines/connector.js';
 import { jobMachine } from '../../machines/job.js';
 import { hostMachine } from '../../machines/machine.js';
 import { workerMachine } from '../../machines/worker.js';
-import type { LogEntry } from '../protocol/record.js';
+import { encodeRecord } from '../protocol/encoding.js';
+import { HubError } from '../protocol/errors.js';
+import type { ActorRecord, LogEntry } from '../protocol/record.js';
 import { ConflictError, type Store, type TimerRef } from '../store/store.js';
 import { RecordCache } from './record-cache.js';
 import { Stepper } from './step.js';
@@ -17,6 +19,21 @@ import { Transaction, type Effect, type TransactionEnv } from './transaction.js'
 export type BeforeCommit = (tx: Transaction) => Promise<void>;
 
 const MAX_ATTEMPTS = 20;
+
+/**
+ * Encodes every record before it is committed (the text is kept for everyone who sends it), so a
+ * record that could not be encoded is refused with nothing written, instead of breaking every
+ * snapshot and stream afterwards.
+ */
+function encodable(records: readonly ActorRecord[]): void {
+  for (const record of records) {
+    try {
+      encodeRecord(record);
+    } catch (error) {
+      throw new HubError('bad_request', `the change to ${record.kind} ${record.id} cannot be stored: ${(error as Error).message}`, { id: record.id });
+    }
+  }
+}
 
 export class ActorHost {
   private readonly env: TransactionEnv;
@@ -72,6 +89,7 @@ export class ActorHost {
       if (args.records.length === 0 && args.setTimers.length === 0 && args.clearTimers.length === 0 && consumeTimer === undefined) {
         return { value, entries: [] };
       }
+      encodable(args.records);
       try {
         const entries = await this.store.commit(args);
         // This hub's next steps see its own writes before the log brings them back.

@@ -45,6 +45,11 @@ export class Auth {
     return this.tokens !== undefined;
   }
 
+  /** True when `token` is one of the configured tokens. */
+  knows(token: string | undefined): token is string {
+    return this.tokens !== undefined && token !== undefined && Object.hasOwn(this.tokens, token);
+  }
+
   /** Throws 401 for a missing or unknown token, 403 for a role without `permission`. Open when no tokens are configured. */
   check(token: string | undefined, permission: Permission): void {
     if (!this.tokens) return;

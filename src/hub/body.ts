@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../protocol/errors.js';
+import { checkShape } from '../protocol/shape.js';
 
 export interface DiscardBounds {
   /** Bytes of a body read and dropped after its answer before the connection is closed. */
@@ -29,7 +30,16 @@ export function jsonBodies(app: FastifyInstance, discard: DiscardBounds = DISCAR
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body.length === 0) return done(null, undefined);
-    return parseJson(request, body as string, done); // a string: parseAs 'string'
+    // a string: parseAs 'string'. Bounded before any route, schema or encoder sees it.
+    return parseJson(request, body as string, (error, value) => {
+      if (error) return done(error);
+      try {
+        checkShape(value, '');
+      } catch (refusal) {
+        return done(refusal as Error);
+      }
+      return done(null, value);
+    });
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     discardUnreadBody(request.raw, reply, discard);

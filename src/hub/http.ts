@@ -1,7 +1,9 @@
 /** The HTTP API (JSON), the SSE stream, health, metrics and the monitor UI. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
+import type { Logger } from 'pino';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { HubError, invalidInput, parseInput } from '../protocol/errors.js';
@@ -17,7 +19,7 @@ import type { Jobs } from './jobs.js';
 import type { ActorHost } from './actor-host.js';
 import { removeActor } from './removal.js';
 import type { Metrics } from './metrics.js';
-import { encodeSnapshot } from './encoding.js';
+import { encodeSnapshot } from '../protocol/encoding.js';
 import { fallbackPage } from './fallback-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
@@ -37,7 +39,12 @@ export interface HttpDeps {
   uiDir: string | undefined;
   /** Which web pages may call (requests of others get 403). */
   origins: OriginPolicy;
-  logger: boolean | object;
+  /** Requests per second per client; 0 for no limit. */
+  rateLimit: number;
+  /** Unsent bytes an SSE client may have before it is cut off. */
+  sseMaxBufferedBytes: number;
+  /** Where failures of the hub itself (5xx) are told; requests are not logged (they carry tokens). */
+  log: Pick<Logger, 'error'>;
 }
 
 const commaList = z.string().transform((text) => text.split(',').map((item) => item.trim()).filter(Boolean));
@@ -53,14 +60,15 @@ const eventsQuery = z.object({
 const idParams = z.object({ id: idSchema });
 
 export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: deps.logger, forceCloseConnections: true });
+  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, forceCloseConnections: true });
   const { jobs, store, auth } = deps;
   jsonBodies(app);
   guardOrigins(app, deps.origins);
+  if (deps.rateLimit > 0) await limitRate(app, deps.rateLimit, auth);
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);
-    if (hubError.code === 'internal' || hubError.code === 'unavailable') app.log.error(error);
+    if (hubError.code === 'internal' || hubError.code === 'unavailable') deps.log.error({ err: error }, `${hubError.code}: ${hubError.message}`);
     void reply.status(hubError.status).send(hubError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -138,8 +146,8 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     reply.hijack();
     deps.metrics.monitors.inc();
     reply.raw.once('close', () => deps.metrics.monitors.dec());
-    await streamEvents(reply.raw, deps.feed, { since, filter }).catch((error) => {
-      app.log.error(error);
+    await streamEvents(reply.raw, deps.feed, { since, filter }, deps.sseMaxBufferedBytes).catch((error) => {
+      deps.log.error({ err: error }, 'the event stream failed');
       reply.raw.destroy();
     });
   });
@@ -160,6 +168,24 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   await serveUi(app, deps.uiDir);
   return app;
+}
+
+/**
+ * At most `perSecond` requests per second per client (@fastify/rate-limit): a client is its token
+ * when it is a known one (so clients behind one address do not share a budget), else its address.
+ * Over it: 429 with Retry-After.
+ */
+async function limitRate(app: FastifyInstance, perSecond: number, auth: Auth): Promise<void> {
+  await app.register(rateLimit, {
+    max: perSecond,
+    timeWindow: 1_000,
+    keyGenerator: (request) => {
+      const token = bearerToken(request.headers.authorization) ?? (request.query as { token?: unknown } | undefined)?.token;
+      return typeof token === 'string' && auth.knows(token) ? `token:${token}` : `address:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new HubError('rate_limited', `more than ${context.max} requests per second from this client; retry in ${context.after}`, { retryAfterMs: context.ttl }),
+  });
 }
 
 /** The built monitor at `/` (it holds no data, so it needs no token), or a plain live page until it is built. */
@@ -187,6 +213,7 @@ function toHubError(error: FastifyError, bodyLimit: number): HubError {
     return new HubError('bad_request', `malformed JSON: ${error.message}`);
   }
   if (error.name === 'StoreUnavailableError') return new HubError('unavailable', error.message);
+  if (error.name === 'UnreadableRecordError') return new HubError('internal', error.message);
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return new HubError('bad_request', error.message);
   }

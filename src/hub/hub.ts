@@ -22,6 +22,7 @@ import { HubError } from '../protocol/errors.js';
 import { Presence } from './presence.js';
 import { RETENTION_DEFAULTS, Retention, type RetentionOptions } from './retention.js';
 import { TimerLoop } from './timers.js';
+import { SocketRate } from './socket-rate.js';
 import { attachWorkerGateway } from './worker-gateway.js';
 
 export interface HubOptions {
@@ -56,6 +57,12 @@ export interface HubOptions {
   retention?: Partial<RetentionOptions>;
   /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
   maxQueuedPackets?: number;
+  /** An SSE client with more unsent bytes than this is disconnected (it resumes with Last-Event-ID). Default 16 MiB. */
+  sseMaxBufferedBytes?: number;
+  /** HTTP requests per second per client (its token, else its address); 0 for no limit. Default 1,000. */
+  httpRateLimit?: number;
+  /** Messages per second per socket (worker or monitor); 0 for no limit. Default 2,000. */
+  socketRateLimit?: number;
   /** Directory of the built monitor UI. Default: the package's dist/ui. */
   uiDir?: string;
   /**
@@ -83,7 +90,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const DEFAULT_UI_DIR = join(here, here.includes(`${sep}dist${sep}`) ? '../../ui' : '../../dist/ui');
 
 export async function startHub(options: HubOptions = {}): Promise<Hub> {
-  const origins = new OriginPolicy(options.allowOrigins);
+  const listenHost = options.host ?? '127.0.0.1';
+  const origins = new OriginPolicy(options.allowOrigins, isLoopback(listenHost));
   const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
   const log = baseLog.child({}, { serializers: { err: loggedError } });
   const ownStore = !options.store;
@@ -119,7 +127,9 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     uiDir: options.uiDir ?? DEFAULT_UI_DIR,
     origins,
-    logger: false,
+    rateLimit: options.httpRateLimit ?? 1_000,
+    sseMaxBufferedBytes: options.sseMaxBufferedBytes ?? 16 * MiB,
+    log,
   });
   const io = new Server(app.server, {
     serveClient: false,
@@ -139,9 +149,10 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   let closing = false;
   io.of('/').use((_socket, next) => next(toConnectError(new HubError('not_found', 'connect to the /monitor or /worker namespace'))));
   const monitors = io.of('/monitor');
-  const stopBroadcast = attachMonitorGateway(monitors, feed, auth, { maxQueuedPackets: options.maxQueuedPackets ?? 10_000, onError });
+  const rate = new SocketRate(options.socketRateLimit ?? 2_000);
+  const stopBroadcast = attachMonitorGateway(monitors, feed, auth, { maxQueuedPackets: options.maxQueuedPackets ?? 10_000, rate, onError });
   const workers = io.of('/worker');
-  attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, limits, closing: () => closing, onError });
+  attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, limits, rate, log, closing: () => closing, onError });
   monitors.on('connection', (socket) => {
     metrics.monitors.inc();
     socket.on('disconnect', () => metrics.monitors.dec());
@@ -151,7 +162,6 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     socket.on('disconnect', () => metrics.workerSockets.dec());
   });
 
-  const listenHost = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 3000, host: listenHost });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Json } from '../../machines/json.js';
 import { JOB_FINAL_STATES, type JobContext, type JobEvent } from '../../machines/job.js';
 import { HubError } from '../protocol/errors.js';
+import { checkShape } from '../protocol/shape.js';
 import { jsonBytes, tooLarge } from '../protocol/sizes.js';
 import { toJobInput, type JobSubmission } from '../protocol/jobs.js';
 import type { ActorRecord } from '../protocol/record.js';
@@ -48,10 +49,16 @@ export function newJobId(now: number): string {
 }
 
 /**
- * The event a worker's completion report becomes: COMPLETE, or, for a result whose JSON text is
- * over `maxResultBytes`, a failure naming its size and the limit that retrying cannot fix.
+ * The event a worker's completion report becomes: COMPLETE, or, for a result over the shape bounds
+ * (protocol/shape.ts) or whose JSON text is over `maxResultBytes`, a failure retrying cannot fix,
+ * saying which limit.
  */
 export function completion(result: Json, maxResultBytes: number): JobEvent {
+  try {
+    checkShape(result, 'result');
+  } catch (error) {
+    return { type: 'FAIL', error: { message: (error as Error).message }, retryable: false };
+  }
   const bytes = jsonBytes(result);
   if (bytes <= maxResultBytes) return { type: 'COMPLETE', result };
   return { type: 'FAIL', error: { message: `${tooLarge('the result', bytes, maxResultBytes)} (--max-result-bytes)` }, retryable: false };
@@ -91,11 +98,17 @@ export class Jobs {
 
   /**
    * Applies a report of the worker holding the job (START, PROGRESS, COMPLETE, FAIL, or LEASE_LOST
-   * when it could not take it); false when it does not hold the job (late, or its lease was lost).
+   * when it could not take it) about `attempt`. Returns why it was refused, or undefined when it
+   * was applied: the job must be leased to that worker, on that attempt.
    */
-  async report(tx: Transaction, workerId: string, jobId: string, event: JobEvent): Promise<boolean> {
+  async report(tx: Transaction, workerId: string, jobId: string, attempt: number, event: JobEvent): Promise<string | undefined> {
     const job = await tx.get(jobId);
-    if (!job || leaseHolder(job) !== workerId) return false;
-    return (await tx.send(jobId, event)) !== undefined;
+    if (!job || job.kind !== 'job') return `no job ${jobId}`;
+    const holder = leaseHolder(job);
+    if (holder !== workerId) return holder === undefined ? `job ${jobId} is ${job.state}` : `job ${jobId} is leased to worker ${holder}`;
+    const current = jobContext(job).attempts;
+    if (current !== attempt) return `job ${jobId} is on attempt ${current}, not ${attempt}`;
+    await tx.send(jobId, event);
+    return undefined;
   }
 }

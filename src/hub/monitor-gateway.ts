@@ -6,12 +6,14 @@
  */
 import type { Namespace, Socket } from 'socket.io';
 import { HubError, invalidInput } from '../protocol/errors.js';
+import { checkShape } from '../protocol/shape.js';
 import { reject, toConnectError } from './socket-errors.js';
 import { monitorAuthSchema, recordFilter, type MonitorAuth } from '../protocol/monitor.js';
 import type { LogEntry } from '../protocol/record.js';
 import type { Auth } from './auth.js';
-import { encodeEventPacket, encodeSnapshot } from './encoding.js';
+import { encodeEventPacket, encodeSnapshot } from '../protocol/encoding.js';
 import type { Feed } from './feed.js';
+import type { SocketRate } from './socket-rate.js';
 
 const LIVE_ROOM = 'live';
 /** Replays and catch-ups are sent in batches of at most this many changes. */
@@ -20,13 +22,16 @@ export const REPLAY_BATCH = 1_000;
 export interface MonitorGatewayOptions {
   /** A monitor whose unsent packets exceed this is cut off; it resumes with `since` when it reconnects. */
   maxQueuedPackets: number;
+  /** Messages per second each monitor socket may send (it should send none). */
+  rate: SocketRate;
   onError: (error: unknown) => void;
 }
 
 export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, options: MonitorGatewayOptions): () => void {
   nsp.use((socket, next) => {
-    const parsed = monitorAuthSchema.safeParse(socket.handshake.auth ?? {});
     try {
+      checkShape(socket.handshake.auth, 'auth');
+      const parsed = monitorAuthSchema.safeParse(socket.handshake.auth ?? {});
       if (!parsed.success) throw invalidInput(parsed.error, 'monitor handshake auth');
       auth.check(parsed.data.token, 'read');
       socket.data.request = parsed.data;
@@ -37,7 +42,14 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
   });
 
   nsp.on('connection', (socket) => {
-    socket.onAny((event: string, ...args: unknown[]) => {
+    socket.onAny(async (event: string, ...args: unknown[]) => {
+      const limited = await options.rate.refusal(socket.id);
+      // A monitor sends nothing: one that floods the hub is let go.
+      if (limited) {
+        socket.emit('error', limited.toBody());
+        socket.disconnect(true);
+        return;
+      }
       reject(socket, new HubError('bad_request', `monitors are read-only: the hub accepts no "${event}" event here`), args);
     });
     void follow(socket, feed, socket.data.request as MonitorAuth, options).catch((error) => {
@@ -104,9 +116,10 @@ function emitInBatches(socket: Socket, entries: LogEntry[]): void {
 /** Never lets one slow monitor grow the hub's memory: past the bound it is disconnected and resumes later. */
 function cutOffIfBehind(socket: Socket | undefined, maxQueuedPackets: number): void {
   if (!socket || queuedPackets(socket) <= maxQueuedPackets) return;
-  socket.emit('error', new HubError('unavailable', 'this monitor fell too far behind; reconnect with `since` to resume').toBody());
-  // Closing the transport (not the namespace) lets the client reconnect by itself.
-  socket.conn.close();
+  // Closing the transport (not the namespace) lets the client reconnect by itself, with `since`.
+  // What is queued is dropped (`discard`): a plain close would wait for the queue to drain, which
+  // a reader that stopped reading never does, and the connection would linger, queue and all.
+  socket.conn.close(true);
 }
 
 /** Packets engine.io holds for a socket whose transport has not drained yet (not in its public types). */

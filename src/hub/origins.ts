@@ -5,7 +5,9 @@
  *
  * - requests without an `Origin`: not sent by a page's script (the worker SDK, scripts, curl);
  * - its own origin: the monitor page it serves, under whatever host name the user typed (the
- *   Origin's host is the request's `Host`);
+ *   Origin's host is the request's `Host`). A hub on loopback takes only loopback names for
+ *   that (localhost, 127.x.x.x, [::1]): a site whose name an attacker points at 127.0.0.1 (DNS
+ *   rebinding) sends its own name as both, and is still a foreign page;
  * - the origins given with `--allow-origin` (`*`: every origin), which also get CORS headers.
  *
  * Everything else is refused: a Socket.IO handshake (polling or WebSocket) through the server's
@@ -41,8 +43,14 @@ export class OriginPolicy {
   private readonly any: boolean;
   private readonly origins: ReadonlySet<string>;
 
-  /** `allowOrigins`: origins (or `*`) besides the hub's own; throws on one that is not an origin. */
-  constructor(allowOrigins: readonly string[] = []) {
+  /**
+   * `allowOrigins`: origins (or `*`) besides the hub's own; throws on one that is not an origin.
+   * `loopback`: the hub listens on loopback only, so its own pages have loopback host names.
+   */
+  constructor(
+    allowOrigins: readonly string[] = [],
+    private readonly loopback = false,
+  ) {
     const parsed = allowOrigins.map(parseOrigin);
     this.any = parsed.includes(ANY_ORIGIN);
     this.origins = new Set(parsed.filter((origin) => origin !== ANY_ORIGIN));
@@ -51,7 +59,7 @@ export class OriginPolicy {
   check(request: { headers: IncomingHttpHeaders }): OriginVerdict {
     const { origin, host } = request.headers;
     if (origin === undefined) return { allowed: true };
-    if (sameHost(origin, host)) return { allowed: true };
+    if (sameHost(origin, host) && (!this.loopback || isLoopbackHost(host))) return { allowed: true };
     if (this.any || this.origins.has(normalize(origin) ?? '')) return { allowed: true, cors: origin };
     return {
       allowed: false,
@@ -86,6 +94,17 @@ export function guardOrigins(app: FastifyInstance, policy: OriginPolicy): void {
         .send();
     }
   });
+}
+
+/** localhost (and its subdomains), 127.0.0.0/8 and [::1], with any port. */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    const { hostname } = new URL(`http://${host}`);
+    return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+  } catch {
+    return false;
+  }
 }
 
 function normalize(origin: string): string | undefined {

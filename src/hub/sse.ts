@@ -6,11 +6,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { LogEntry } from '../protocol/record.js';
-import { encodeEntry, encodeSnapshot } from './encoding.js';
+import { encodeEntry, encodeSnapshot } from '../protocol/encoding.js';
 import type { Feed, JoinRequest } from './feed.js';
 
-/** A client whose unsent bytes exceed this is disconnected; it resumes from its last event id. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
 
 // One encoding per record, shared by every SSE client (and the snapshots).
@@ -18,7 +16,8 @@ function transitionEvent(entry: LogEntry): string {
   return `id: ${entry.offset}\nevent: transition\ndata: ${encodeEntry(entry)}\n\n`;
 }
 
-export async function streamEvents(response: ServerResponse, feed: Feed, request: JoinRequest): Promise<void> {
+/** `maxBufferedBytes`: a client whose unsent bytes exceed this is disconnected; it resumes from its last event id. */
+export async function streamEvents(response: ServerResponse, feed: Feed, request: JoinRequest, maxBufferedBytes: number): Promise<void> {
   response.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -29,7 +28,7 @@ export async function streamEvents(response: ServerResponse, feed: Feed, request
   const write = (entries: LogEntry[]) => {
     if (response.destroyed) return;
     response.write(entries.map(transitionEvent).join(''));
-    if (response.writableLength > MAX_BUFFERED_BYTES) response.destroy();
+    if (response.writableLength > maxBufferedBytes) response.destroy();
   };
   const follower = { push: write };
   const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);

@@ -6,6 +6,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { EventObject } from 'xstate';
 import { NEVER } from '../../machines/json.js';
 import { stateSince, topState, type ActorRecord, type Kind, type PersistedSnapshot } from '../protocol/record.js';
+import { HubError } from '../protocol/errors.js';
+import { UnreadableRecordError } from '../store/record-text.js';
 import type { Store, Timer, TimerRef } from '../store/store.js';
 import type { RecordCache } from './record-cache.js';
 import type { Stepper, StepAction } from './step.js';
@@ -53,7 +55,10 @@ export class Transaction {
     const { cache } = this.env;
     const cached = this.fresh ? undefined : cache?.get(id);
     if (cached) return cached;
-    const stored = await this.env.store.get(id);
+    const stored = await this.env.store.get(id).catch((error: unknown) => {
+      // Only the steps that touch that actor fail, each with this answer.
+      throw error instanceof UnreadableRecordError ? new HubError('internal', error.message, { id }) : error;
+    });
     if (stored) cache?.learn(stored);
     return stored;
   }

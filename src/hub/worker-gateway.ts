@@ -5,9 +5,11 @@
  * queued up while one transaction was committing go together into the next one, so a busy
  * worker costs one commit per batch of reports, not one per report.
  */
+import type { Logger } from 'pino';
 import type { Namespace, Socket } from 'socket.io';
 import { z } from 'zod';
 import { HubError, invalidInput } from '../protocol/errors.js';
+import { checkShape } from '../protocol/shape.js';
 import {
   connectorUpdateSchema,
   jobCompletedSchema,
@@ -26,6 +28,7 @@ import type { Auth } from './auth.js';
 import { toAssignment, type Dispatcher, type WorkerLink } from './dispatch.js';
 import { completion, type Jobs } from './jobs.js';
 import { reject, toConnectError } from './socket-errors.js';
+import type { SocketRate } from './socket-rate.js';
 import type { Transaction } from './transaction.js';
 import type { JobEvent } from '../../machines/job.js';
 import type { Presence } from './presence.js';
@@ -39,6 +42,10 @@ export interface WorkerGatewayDeps {
   dispatcher: Dispatcher;
   auth: Auth;
   timings: WorkerTimings;
+  /** Messages per second each worker socket may send. */
+  rate: SocketRate;
+  /** Where refused reports are told. */
+  log: Pick<Logger, 'warn'>;
   /** True while the hub shuts down: its sockets closing is not the workers leaving. */
   closing: () => boolean;
   onError: (error: unknown) => void;
@@ -56,8 +63,9 @@ const MAX_BATCH = 256;
 
 export function attachWorkerGateway(nsp: Namespace, deps: WorkerGatewayDeps): void {
   nsp.use((socket, next) => {
-    const parsed = workerAuthSchema.safeParse(socket.handshake.auth ?? {});
     try {
+      checkShape(socket.handshake.auth, 'auth');
+      const parsed = workerAuthSchema.safeParse(socket.handshake.auth ?? {});
       if (!parsed.success) throw invalidInput(parsed.error, 'worker handshake auth');
       deps.auth.check(parsed.data.token, 'work');
       next();
@@ -88,17 +96,23 @@ class WorkerSession {
       abort: (abort) => socket.emit('job:abort', abort),
     };
     const { presence, jobs } = deps;
-    const report = (tx: Transaction, jobId: string, event: JobEvent) => jobs.report(tx, this.registered(), jobId, event);
+    // A report the hub refuses changes nothing; the worker is told why, and so is the log.
+    const report = async (tx: Transaction, { jobId, attempt }: { jobId: string; attempt: number }, event: JobEvent) => {
+      const refused = await jobs.report(tx, this.registered(), jobId, attempt, event);
+      if (refused === undefined) return { ok: true };
+      deps.log.warn({ workerId: this.workerId, jobId, attempt, report: event.type, reason: refused }, 'refused a job report');
+      return { ok: false, reason: refused };
+    };
     this.alone('register', registerSchema, (registration) => this.register(registration));
     this.alone('drain', undefined, async () => ({ ok: await deps.host.run((tx) => presence.drain(tx, this.registered(), this.session())).then((done) => done.value) }));
     this.inTx('heartbeat', undefined, async (_, tx) => ({ resync: !(await presence.heartbeat(tx, this.registered(), this.session())) }));
     this.inTx('connector', connectorUpdateSchema, async ({ id, snapshot }, tx) => ({ ok: await presence.connectorChanged(tx, this.registered(), this.session(), id, snapshot) }));
-    this.inTx('job:started', jobStartedSchema, async ({ jobId }, tx) => ({ ok: await report(tx, jobId, { type: 'START' }) }));
-    this.inTx('job:progress', jobProgressSchema, async ({ jobId, progress }, tx) => ({ ok: await report(tx, jobId, { type: 'PROGRESS', progress }) }));
-    this.inTx('job:completed', jobCompletedSchema, async ({ jobId, result }, tx) => ({ ok: await report(tx, jobId, completion(result ?? null, deps.limits.maxResultBytes)) }));
-    this.inTx('job:failed', jobFailedSchema, async ({ jobId, error, retryable }, tx) => ({ ok: await report(tx, jobId, { type: 'FAIL', error, ...(retryable === undefined ? {} : { retryable }) }) }));
-    this.inTx('job:rejected', jobRejectedSchema, async ({ jobId, reason }, tx) => ({ ok: await report(tx, jobId, { type: 'LEASE_LOST', reason }) }));
-    socket.on('reports', (...args: unknown[]) => this.batch(args));
+    this.inTx('job:started', jobStartedSchema, (started, tx) => report(tx, started, { type: 'START' }));
+    this.inTx('job:progress', jobProgressSchema, (progress, tx) => report(tx, progress, { type: 'PROGRESS', progress: progress.progress }));
+    this.inTx('job:completed', jobCompletedSchema, (completed, tx) => report(tx, completed, completion(completed.result ?? null, deps.limits.maxResultBytes)));
+    this.inTx('job:failed', jobFailedSchema, ({ error, retryable, ...failed }, tx) => report(tx, failed, { type: 'FAIL', error, ...(retryable === undefined ? {} : { retryable }) }));
+    this.inTx('job:rejected', jobRejectedSchema, (rejected, tx) => report(tx, rejected, { type: 'LEASE_LOST', reason: rejected.reason }));
+    socket.on('reports', (...args: unknown[]) => void this.batch(args));
     this.handled.add('reports');
     socket.onAny((event: string, ...args: unknown[]) => {
       if (!this.handled.has(event)) reject(socket, new HubError('bad_request', `unknown worker event "${event}"`), args);
@@ -146,14 +160,18 @@ class WorkerSession {
     const toPending = (payload: Payload<S>, ack: Ack | undefined): Pending => ({ event, ack, inTx: (tx) => handle(payload, tx) });
     this.listen(event, schema, toPending);
     this.reports.set(event, (payload, ack) => {
+      const unbounded = refuseShape(event, payload);
+      if (unbounded) return unbounded;
       const parsed = schema ? schema.safeParse(payload) : { success: true as const, data: undefined };
       return parsed.success ? toPending(parsed.data as Payload<S>, ack) : invalidInput(parsed.error, `${event} report`);
     });
   }
 
   /** `reports` [[event, payload], ...]: many reports in one message, answered by one ack with an answer each. */
-  private batch(args: unknown[]): void {
+  private async batch(args: unknown[]): Promise<void> {
     const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+    const limited = await this.deps.rate.refusal(this.socket.id);
+    if (limited) return reject(this.socket, limited, ack ? [ack] : []);
     const parsed = reportsSchema.safeParse(args[0]);
     if (!parsed.success) return reject(this.socket, invalidInput(parsed.error, 'reports message'), ack ? [ack] : []);
     const answers: unknown[] = new Array(parsed.data.length);
@@ -174,8 +192,13 @@ class WorkerSession {
   /** Validates `event` as it arrives (a bad one is answered at once) and queues it in order. */
   private listen<S extends z.ZodType | undefined>(event: string, schema: S, toPending: (payload: Payload<S>, ack: Ack | undefined) => Pending): void {
     this.handled.add(event);
-    this.socket.on(event, (...args: unknown[]) => {
+    this.socket.on(event, async (...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+      // The limiter answers in the order it was asked, so messages stay in the order they came.
+      const limited = await this.deps.rate.refusal(this.socket.id);
+      if (limited) return reject(this.socket, limited, ack ? [ack] : []);
+      const unbounded = refuseShape(event, args[0]);
+      if (unbounded) return reject(this.socket, unbounded, ack ? [ack] : []);
       let payload: unknown;
       if (schema) {
         const parsed = schema.safeParse(args[0]);
@@ -249,5 +272,20 @@ class WorkerSession {
 }
 
 type Payload<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/**
+ * The message's refusal when its shape is over the bounds (protocol/shape.ts), checked before any
+ * schema. A completion's result is left out: over the bounds, it fails its job (jobs.ts
+ * `completion`) instead of leaving the job waiting for a report that will never pass.
+ */
+function refuseShape(event: string, payload: unknown): HubError | undefined {
+  const checked = event === 'job:completed' && payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? { ...payload, result: null } : payload;
+  try {
+    checkShape(checked, 'message');
+    return undefined;
+  } catch (error) {
+    return error as HubError;
+  }
+}
 
 const reportsSchema = z.array(z.tuple([z.string(), z.unknown()])).min(1).max(1_000);

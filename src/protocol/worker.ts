@@ -39,17 +39,21 @@ export type Register = z.output<typeof registerSchema>;
 
 export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: connectorSnapshotSchema });
 
-const jobId = z.strictObject({ jobId: idSchema });
-export const jobStartedSchema = jobId;
-export const jobProgressSchema = z.strictObject({ jobId: idSchema, progress: z.number().finite() });
-export const jobCompletedSchema = z.strictObject({ jobId: idSchema, result: json.optional() });
+/**
+ * Every job report names the attempt it is about (the `attempt` of its assignment): a report of
+ * an attempt the hub has moved on from (timed out, retried, even on the same worker) is refused.
+ */
+const jobReport = { jobId: idSchema, attempt: z.number().int().min(1).max(1_000_000) };
+export const jobStartedSchema = z.strictObject(jobReport);
+export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite() });
+export const jobCompletedSchema = z.strictObject({ ...jobReport, result: json.optional() });
 export const jobFailedSchema = z.strictObject({
-  jobId: idSchema,
+  ...jobReport,
   error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE) }),
   /** False when trying again cannot help (e.g. a result over the size limit): the job fails for good. */
   retryable: z.boolean().optional(),
 });
-export const jobRejectedSchema = z.strictObject({ jobId: idSchema, reason: z.string().max(10_000) });
+export const jobRejectedSchema = z.strictObject({ ...jobReport, reason: z.string().max(MAX_ERROR_MESSAGE) });
 
 /** Sizes the hub accepts from a worker (bytes of JSON text); a worker keeps under them. */
 export interface WorkerLimits {

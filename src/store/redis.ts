@@ -11,6 +11,8 @@ import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
+import { encodeRecord } from '../protocol/encoding.js';
+import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
 import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
 
@@ -125,7 +127,7 @@ export class RedisStore implements Store {
       commit.records.length,
     ];
     for (const record of commit.records) {
-      const json = JSON.stringify(record);
+      const json = encodeRecord(record);
       const place = queuePlace(record);
       args.push(
         record.id,
@@ -161,7 +163,7 @@ export class RedisStore implements Store {
 
   async get(id: string): Promise<ActorRecord | undefined> {
     const [json] = await this.call('get', () => this.redis.statehubGet(this.prefix, Date.now(), id));
-    return json ? (JSON.parse(json) as ActorRecord) : undefined;
+    return json ? parseRecord(json, id) : undefined;
   }
 
   async history(id: string): Promise<LogEntry[]> {
@@ -169,13 +171,13 @@ export class RedisStore implements Store {
     const items = await this.call('history', () => this.redis.lrange(`${this.prefix}:hist:${id}`, 0, -1));
     return items.map((item) => {
       const newline = item.indexOf('\n');
-      return { offset: this.offsetOf(item.slice(0, newline)), record: JSON.parse(item.slice(newline + 1)) as ActorRecord };
+      return { offset: this.offsetOf(item.slice(0, newline)), record: parseRecord(item.slice(newline + 1), id) };
     });
   }
 
   async children(parentId: string): Promise<ActorRecord[]> {
     const texts = await this.call('children', () => this.redis.statehubChildren(this.prefix, parentId));
-    return texts.map((json) => JSON.parse(json) as ActorRecord);
+    return readable(texts);
   }
 
   /** Every live record as of the log's end when asked (or later), from the mirror. */
@@ -209,7 +211,8 @@ export class RedisStore implements Store {
     if (!flat) return undefined;
     const entries: LogEntry[] = [];
     for (let index = 0; index < flat.length; index += 2) {
-      entries.push({ offset: this.offsetOf(flat[index] as string), record: JSON.parse(flat[index + 1] as string) as ActorRecord });
+      const [record] = readable([flat[index + 1] as string]);
+      if (record) entries.push({ offset: this.offsetOf(flat[index] as string), record });
     }
     return entries;
   }
@@ -295,11 +298,12 @@ export class RedisStore implements Store {
         // Own commits delivered at once are in the answer too: skip what was delivered.
         const fresh = raw.filter(([id]) => compareStreamIds(id, this.lastSeen) > 0);
         if (fresh.length === 0) continue;
-        const entries = fresh.map(([id, fields]) => {
-          const record = this.own.get(id) ?? (JSON.parse(fields[1] as string) as ActorRecord);
+        const entries: LogEntry[] = [];
+        for (const [id, fields] of fresh) {
+          const record = this.own.get(id) ?? readable([fields[1] as string])[0];
           this.own.delete(id);
-          return { offset: this.offsetOf(id), record };
-        });
+          if (record) entries.push({ offset: this.offsetOf(id), record });
+        }
         this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
       } catch {
         if (this.closed) return;
@@ -373,13 +377,28 @@ export class RedisStore implements Store {
 
 /** Every live record and the id of the last log entry they include, as one consistent read. */
 async function readMirror(redis: ScriptedRedis, prefix: string): Promise<{ last: string; mirror: Map<string, ActorRecord> }> {
-  const [last, ...texts] = await redis.statehubSnapshot(prefix, ...KINDS);
+  const [last, ...pairs] = await redis.statehubSnapshot(prefix, ...KINDS);
   const mirror = new Map<string, ActorRecord>();
-  for (const text of texts) {
-    const record = JSON.parse(text) as ActorRecord;
-    mirror.set(record.id, record);
+  for (let index = 0; index < pairs.length; index += 2) {
+    for (const record of readable([pairs[index + 1] as string], pairs[index])) mirror.set(record.id, record);
   }
   return { last: last ?? '0-0', mirror };
+}
+
+/**
+ * The records among `texts` that can be read. One that cannot is left out with a warning: it
+ * fails its own reads (get, history), never a snapshot, the stream or another actor's.
+ */
+function readable(texts: string[], id?: string): ActorRecord[] {
+  const records: ActorRecord[] = [];
+  for (const text of texts) {
+    try {
+      records.push(parseRecord(text, id));
+    } catch (error) {
+      process.emitWarning((error as Error).message, 'UnreadableRecordWarning');
+    }
+  }
+  return records;
 }
 
 function compareStreamIds(a: string, b: string): number {

@@ -13,6 +13,8 @@ import type { Json, ErrorInfo } from '../../machines/json.js';
 import type { Capabilities } from '../../machines/worker.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
 import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { HubError } from '../protocol/errors.js';
+import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
@@ -111,24 +113,25 @@ export function createWorker(options: WorkerOptions): Worker {
 
   /**
    * Sends a job's outcome until the hub has taken it, or says the job is no longer this worker's.
-   * A hub whose store is briefly away answers `unavailable`, a cut connection answers nothing: the
-   * outcome is kept and sent again (a resumed session sends every outcome still kept).
+   * A hub whose store is briefly away answers `unavailable` (or `rate_limited` when the worker
+   * sends too much), a cut connection answers nothing: the outcome is kept and sent again, later
+   * and later (a resumed session sends every outcome still kept).
    */
   function deliver(jobId: string, delayMs = 250): void {
     const outcome = outcomes.get(jobId);
     if (!outcome) return;
-    const attempt = ++outcome.attempt;
+    const sent = ++outcome.sends;
     send(
       outcome.event,
       outcome.payload,
       (answer) => {
-        if (outcomes.get(jobId) !== outcome || outcome.attempt !== attempt) return;
+        if (outcomes.get(jobId) !== outcome || outcome.sends !== sent) return;
         if (answer?.ok) {
           outcomes.delete(jobId);
           return;
         }
-        if (answer === undefined || answer.error?.code === 'unavailable') {
-          if (registered && !stopped) setTimeout(() => outcome.attempt === attempt && deliver(jobId, Math.min(delayMs * 2, 5_000)), delayMs);
+        if (answer === undefined || answer.error?.code === 'unavailable' || answer.error?.code === 'rate_limited') {
+          if (registered && !stopped) setTimeout(() => outcome.sends === sent && deliver(jobId, Math.min(delayMs * 2, 5_000)), delayMs);
           return;
         }
         outcomes.delete(jobId);
@@ -138,26 +141,28 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  const progress = coalesce(progressIntervalMs, (jobId: string, percent: number) => send('job:progress', { jobId, progress: percent }));
+  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent }: { attempt: number; percent: number }) =>
+    send('job:progress', { jobId, attempt, progress: percent }),
+  );
 
   /** The job ended here: its outcome is kept until the hub takes it. */
-  function finish(jobId: string, outcome: Omit<Outcome, 'attempt' | 'connectorId'>): void {
+  function finish(jobId: string, outcome: (job: JobRun) => Report): void {
     const held = running.get(jobId);
     if (!held) return;
-    running.delete(jobId);
     progress.flush(jobId);
-    outcomes.set(jobId, { ...outcome, connectorId: held.connectorId, attempt: 0 });
+    running.delete(jobId);
+    outcomes.set(jobId, { ...outcome(held.job), connectorId: held.connectorId, sends: 0 });
     deliver(jobId);
   }
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
-    progress: (jobId: string, percent: number) => progress.push(jobId, percent),
-    done: (jobId: string, result: Json) => finish(jobId, resultOutcome(jobId, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo) => {
-      const payload = { jobId, error };
-      finish(jobId, { event: 'job:failed', payload, bytes: Buffer.byteLength(JSON.stringify(payload)) });
+    progress: (jobId: string, percent: number) => {
+      const held = running.get(jobId);
+      if (held) progress.push(jobId, { attempt: held.job.attempt, percent });
     },
+    done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
+    failed: (jobId: string, error: ErrorInfo) => finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error })),
   };
 
   const counters = new Map<string, number>();
@@ -265,7 +270,8 @@ export function createWorker(options: WorkerOptions): Worker {
     // Anything that changed while the registration was on its way.
     for (const connectorId of connectors.keys()) reportConnector(connectorId);
     // A start report lost with the connection (idempotent for a job already running).
-    for (const jobId of [...running.keys(), ...outcomes.keys()]) send('job:started', { jobId });
+    for (const [jobId, { job }] of running) send('job:started', { jobId, attempt: job.attempt });
+    for (const [jobId, { payload }] of outcomes) send('job:started', { jobId, attempt: payload.attempt });
     for (const jobId of running.keys()) progress.resend(jobId);
     for (const jobId of outcomes.keys()) deliver(jobId);
     clearInterval(heartbeat);
@@ -312,7 +318,7 @@ export function createWorker(options: WorkerOptions): Worker {
     if (running.has(assignment.jobId) || outcomes.has(assignment.jobId)) return;
     const actor = connectors.get(assignment.connectorId);
     if (!actor || !actor.getSnapshot().matches('idle') || !registered) {
-      send('job:rejected', { jobId: assignment.jobId, reason: `connector ${assignment.connectorId} is not idle on worker ${id}` });
+      send('job:rejected', { jobId: assignment.jobId, attempt: assignment.attempt, reason: `connector ${assignment.connectorId} is not idle on worker ${id}` });
       return;
     }
     const job: JobRun = {
@@ -326,7 +332,7 @@ export function createWorker(options: WorkerOptions): Worker {
     running.set(job.id, { job, connectorId: assignment.connectorId });
     // The connector turns active first, so no monitor sees a running job on an idle connector.
     actor.send({ type: 'ASSIGN', jobId: job.id });
-    send('job:started', { jobId: job.id }, (answer) => {
+    send('job:started', { jobId: job.id, attempt: job.attempt }, (answer) => {
       // Cancelled (or reassigned) before it reached us: stop it.
       if (answer && !answer.ok && running.has(job.id)) drop(job.id, describe(answer));
     });
@@ -366,22 +372,23 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 }
 
-/** What a completion becomes: the result, or a failure retrying cannot fix when the result is over the hub's limit (or not JSON). */
-function resultOutcome(jobId: string, result: Json, maxResultBytes: number): Omit<Outcome, 'attempt' | 'connectorId'> {
+/** What a completion becomes: the result, or a failure retrying cannot fix when the result is over the hub's bounds (or not JSON). */
+function resultOutcome(job: JobRun, result: Json, maxResultBytes: number): Report {
+  const failure = (message: string) => jobReport('job:failed', { jobId: job.id, attempt: job.attempt, error: { message }, retryable: false });
   let text: string | undefined;
   try {
+    checkShape(result ?? null, 'result');
     text = JSON.stringify(result ?? null);
   } catch (error) {
-    return failure(jobId, `the result cannot be sent as JSON: ${(error as Error).message}`);
+    return failure(error instanceof HubError ? error.message : `the result cannot be sent as JSON: ${(error as Error).message}`);
   }
   const bytes = Buffer.byteLength(text ?? 'null');
-  if (bytes > maxResultBytes) return failure(jobId, `${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
-  return { event: 'job:completed', payload: { jobId, result: result ?? null }, bytes: bytes + 64 };
+  if (bytes > maxResultBytes) return failure(`${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
+  return { event: 'job:completed', payload: { jobId: job.id, attempt: job.attempt, result: result ?? null }, bytes: bytes + 128 };
 }
 
-function failure(jobId: string, message: string): Omit<Outcome, 'attempt' | 'connectorId'> {
-  const payload = { jobId, error: { message }, retryable: false };
-  return { event: 'job:failed', payload, bytes: Buffer.byteLength(JSON.stringify(payload)) };
+function jobReport(event: Report['event'], payload: Report['payload']): Report {
+  return { event, payload, bytes: Buffer.byteLength(JSON.stringify(payload)) };
 }
 
 /** Groups items, in order, into messages of at most `maxBytes`; an item bigger than that alone is answered with an error, never sent. */
@@ -412,6 +419,8 @@ function sameState(a: PersistedSnapshot, b: PersistedSnapshot): boolean {
 
 interface Answer {
   ok?: boolean;
+  /** Why the hub refused a job report. */
+  reason?: string;
   error?: { code?: string; message: string };
 }
 
@@ -424,14 +433,18 @@ interface Outgoing {
   bytes: number;
 }
 
-/** A finished job's report, kept until the hub takes it. */
-interface Outcome {
+/** A finished job's report and its size. */
+interface Report {
   event: 'job:completed' | 'job:failed';
-  payload: { jobId: string; [field: string]: unknown };
+  payload: { jobId: string; attempt: number; [field: string]: unknown };
   bytes: number;
+}
+
+/** A finished job's report, kept until the hub takes it. */
+interface Outcome extends Report {
   connectorId: string;
   /** Bumped on every send, so only the latest answer counts. */
-  attempt: number;
+  sends: number;
 }
 
 /** Until a hub says otherwise: what a hub accepts by default. */
@@ -441,14 +454,14 @@ const MESSAGE_OVERHEAD = 1_024;
 const ITEM_OVERHEAD = 64;
 
 function describe(answer: Answer): string {
-  return answer.error?.message ?? 'the job is no longer this worker’s';
+  return answer.error?.message ?? answer.reason ?? 'the job is no longer this worker’s';
 }
 
 /** At most one report per job every `intervalMs`; the last value always goes out. */
-function coalesce(intervalMs: number, emit: (jobId: string, value: number) => void) {
-  const pending = new Map<string, { value: number; timer: NodeJS.Timeout | undefined; last: number }>();
+function coalesce<T>(intervalMs: number, emit: (jobId: string, value: T) => void) {
+  const pending = new Map<string, { value: T; timer: NodeJS.Timeout | undefined; last: number }>();
   return {
-    push(jobId: string, value: number) {
+    push(jobId: string, value: T) {
       const now = Date.now();
       let state = pending.get(jobId);
       if (!state) pending.set(jobId, (state = { value, timer: undefined, last: 0 }));

@@ -1,6 +1,6 @@
 import { Encoder, PacketType } from 'socket.io-parser';
 import { describe, expect, it } from 'vitest';
-import { encodeEntry, encodeEventPacket, encodeSnapshot } from '../../src/hub/encoding.js';
+import { encodeEntry, encodeEventPacket, encodeSnapshot } from '../../src/protocol/encoding.js';
 import type { ActorRecord, Snapshot } from '../../src/protocol/record.js';
 
 const record = (id: string, seq: number): ActorRecord => ({

@@ -162,6 +162,20 @@ describe('Socket.IO handshakes by origin', () => {
     expect((await pollingHandshake(hub, EVIL)).status).toBe(403);
   });
 
+  it('on loopback, its own origin needs a loopback name: a site rebound to 127.0.0.1 (DNS rebinding) is a foreign page', async () => {
+    const hub = await testHub();
+    const rebound = `attacker.example:${hub.port}`;
+    expect((await pollingHandshake(hub, `http://${rebound}`, { host: rebound })).status).toBe(403);
+    expect((await raw(hub, 'GET', '/api/snapshot', { host: rebound, origin: `http://${rebound}` })).status).toBe(403);
+    for (const name of [`localhost:${hub.port}`, `127.0.0.2:${hub.port}`, `app.localhost:${hub.port}`]) {
+      expect((await pollingHandshake(hub, `http://${name}`, { host: name })).status).toBe(200);
+    }
+    // A hub listening beyond loopback is reached by its real names.
+    const open = await testHub({ host: '0.0.0.0', tokens: { t: 'admin' } });
+    const named = `hub.example:${open.port}`;
+    expect((await raw(open, 'GET', '/healthz', { host: named, origin: `http://${named}`, authorization: 'Bearer t' })).status).toBe(200);
+  });
+
   it('--allow-origin * lets every page connect', async () => {
     const hub = await testHub({ allowOrigins: ['*'] });
     expect(await socketOutcome(hub, '/monitor', EVIL)).toBe('connected');

@@ -3,6 +3,7 @@
  * another language would): what a resumed session keeps, sends again, revokes and takes back,
  * and what the hub checks whatever the worker sends.
  */
+import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
@@ -74,7 +75,7 @@ describe('a resumed session', () => {
     const firstAssignment = first.nextAssignment();
     const running = await submit(hub, { type: 'raw', maxAttempts: 2 });
     expect(await firstAssignment).toEqual([running.id]);
-    expect(await first.call('job:started', { jobId: running.id })).toEqual({ ok: true });
+    expect(await first.call('job:started', { jobId: running.id, attempt: 1 })).toEqual({ ok: true });
     const secondAssignment = first.nextAssignment();
     const lost = await submit(hub, { type: 'raw' });
     expect(await secondAssignment).toEqual([lost.id]);
@@ -114,7 +115,7 @@ describe('a resumed session', () => {
     const assignment = first.nextAssignment();
     const job = await submit(hub, { type: 'raw' });
     await assignment;
-    await first.call('job:started', { jobId: job.id });
+    await first.call('job:started', { jobId: job.id, attempt: 1 });
     cut(first);
     await recording.waitFor('late', 'stale');
 
@@ -154,11 +155,46 @@ describe('what the hub checks whatever a worker sends', () => {
     const assignment = worker.nextAssignment();
     const job = await submit(hub, { type: 'raw' });
     await assignment;
-    await worker.call('job:started', { jobId: job.id });
-    expect(await worker.call('job:completed', { jobId: job.id, result: { text: 'r'.repeat(20_000) } })).toEqual({ ok: true });
+    await worker.call('job:started', { jobId: job.id, attempt: 1 });
+    expect(await worker.call('job:completed', { jobId: job.id, attempt: 1, result: { text: 'r'.repeat(20_000) } })).toEqual({ ok: true });
 
     const failed = await recording.waitFor(job.id, 'failed');
     expect(context(failed)).toMatchObject({ attempts: 1, result: null });
     expect(context(failed).error.message).toBe('the result is 19.5 KiB (20,011 bytes), over the limit of 9.8 KiB (10,000 bytes) (--max-result-bytes)');
+  });
+});
+
+describe('a job report', () => {
+  it('of an attempt the hub moved on from, or from a worker not holding the job, is refused, logged and never applied', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+    const hub = await testHub({ logger });
+    const recording = await testRecording(hub);
+    const holder = await connect(hub);
+    await holder.call('register', { workerId: 'holder', machineId: 'm', connectors: [{ id: 'holder/c1', type: 'raw', snapshot: await idleSnapshot('holder/c1', 'raw') }] });
+    const first = holder.nextAssignment();
+    const job = await submit(hub, { type: 'raw', timeoutMs: 200, maxAttempts: 2, backoffMs: 10 });
+    await first;
+    const second = holder.nextAssignment();
+    expect(await holder.call('job:started', { jobId: job.id, attempt: 1 })).toEqual({ ok: true });
+    // Attempt 1 times out; attempt 2 comes back to the same worker and connector.
+    await second;
+    await recording.waitFor(job.id, (record) => record.state === 'assigned' && context(record).attempts === 2);
+
+    const late = await holder.call('job:completed', { jobId: job.id, attempt: 1, result: 'late' });
+    expect(late).toEqual({ ok: false, reason: `job ${job.id} is on attempt 2, not 1` });
+    const stranger = await connect(hub);
+    await stranger.call('register', { workerId: 'stranger', machineId: 'm2', connectors: [] });
+    expect(await stranger.call('job:completed', { jobId: job.id, attempt: 2, result: 'forged' })).toEqual({ ok: false, reason: `job ${job.id} is leased to worker holder` });
+    expect(recording.view.get(job.id)).toMatchObject({ state: 'assigned', snapshot: { context: { attempts: 2, result: null } } });
+    const refusals = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'refused a job report');
+    expect(refusals).toEqual([
+      expect.objectContaining({ workerId: 'holder', jobId: job.id, attempt: 1, report: 'COMPLETE', reason: `job ${job.id} is on attempt 2, not 1` }),
+      expect.objectContaining({ workerId: 'stranger', jobId: job.id, attempt: 2, report: 'COMPLETE', reason: `job ${job.id} is leased to worker holder` }),
+    ]);
+
+    expect(await holder.call('job:started', { jobId: job.id, attempt: 2 })).toEqual({ ok: true });
+    expect(await holder.call('job:completed', { jobId: job.id, attempt: 2, result: 'fresh' })).toEqual({ ok: true });
+    expect(context(await recording.waitFor(job.id, 'completed'))).toMatchObject({ attempts: 2, result: 'fresh' });
   });
 });

@@ -1,6 +1,6 @@
 --[[
   snapshot: every live record of the given kinds and the id of the last log entry, read as one
-  consistent cut. ARGV: prefix, kinds... Returns { lastId, json, json, ... }.
+  consistent cut. ARGV: prefix, kinds... Returns { lastId, id, json, id, json, ... }.
 ]]
 local p = ARGV[1]
 local last = '0-0'
@@ -12,6 +12,7 @@ if redis.call('EXISTS', p .. ':log') == 1 then
 end
 local out = { last }
 for i = 2, #ARGV do
-  for _, json in ipairs(redis.call('HVALS', p .. ':rec:' .. ARGV[i])) do out[#out + 1] = json end
+  -- With the ids: a record that cannot be read is reported by id, not left out unnamed.
+  for _, item in ipairs(redis.call('HGETALL', p .. ':rec:' .. ARGV[i])) do out[#out + 1] = item end
 end
 return out
