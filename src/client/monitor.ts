@@ -39,6 +39,12 @@ export class Monitor {
   lastSync: 'snapshot' | 'replay' | undefined;
   /** Why the hub refused the connection, when it did. */
   refusal: MonitorErrorBody | undefined;
+  /**
+   * The hub's clock minus this one, in ms, as last measured (0 until then): `Date.now() +
+   * clockOffset` is the hub's time, what "5 s ago" must be counted from, whatever this machine's
+   * clock says.
+   */
+  clockOffset = 0;
   readonly socket: Socket;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   /** The first snapshot came over HTTP. */
@@ -61,9 +67,13 @@ export class Monitor {
       auth: (send: (auth: object) => void) =>
         send({ token: options.token, since: this.view.offset, ...(options.filter ? { filter: options.filter } : {}) }),
     });
-    this.socket.on('snapshot', (snapshot: Snapshot) => this.view.applySnapshot(snapshot));
+    this.socket.on('snapshot', (snapshot: Snapshot) => {
+      this.learnTime(snapshot.time, Date.now());
+      this.view.applySnapshot(snapshot);
+    });
     this.socket.on('transitions', (entries: LogEntry[]) => this.view.applyTransitions(entries));
-    this.socket.on('synced', ({ via }: { offset: string; via: 'snapshot' | 'replay' }) => {
+    this.socket.on('synced', ({ via, time }: { offset: string; via: 'snapshot' | 'replay'; time?: number }) => {
+      this.learnTime(time, Date.now());
       this.lastSync = this.lastSync === undefined && this.fetchedFirst ? 'snapshot' : via;
       this.setState('live');
     });
@@ -101,11 +111,20 @@ export class Monitor {
     const url = new URL('/api/snapshot', this.hubUrl);
     const { kinds } = this.options.filter ?? {};
     if (kinds) url.searchParams.set('kinds', kinds.join(','));
+    const sent = Date.now();
     const response = await fetch(url, this.options.token ? { headers: { authorization: `Bearer ${this.options.token}` } } : {});
     if (!response.ok) return undefined;
+    // Read when the answer began (its time was taken then); the body may take a while.
+    const received = Date.now();
     const snapshot = (await response.json()) as Snapshot;
+    this.learnTime(snapshot.time, (sent + received) / 2);
     const matches = recordFilter(this.options.filter);
-    return matches ? { offset: snapshot.offset, records: snapshot.records.filter(matches) } : snapshot;
+    return matches ? { ...snapshot, records: snapshot.records.filter(matches) } : snapshot;
+  }
+
+  /** The hub said its clock read `time` at about `localTime` on this one. */
+  private learnTime(time: number | undefined, localTime: number): void {
+    if (typeof time === 'number' && Number.isFinite(time)) this.clockOffset = Math.round(time - localTime);
   }
 
   onState(listener: (state: ConnectionState) => void): () => void {

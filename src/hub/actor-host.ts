@@ -42,7 +42,8 @@ export class ActorHost {
 
   constructor(
     readonly store: Store,
-    private readonly clock: () => number = Date.now,
+    /** Epoch ms: the store's clock, shared by every hub on it (see Store.now). */
+    readonly clock: () => number = () => store.now(),
   ) {
     // A remote store's reads cost a round trip: keep the latest records here, fed by the log.
     const cache = store.kind === 'memory' ? undefined : new RecordCache();

@@ -45,6 +45,11 @@ export class Feed {
     ];
   }
 
+  /** The hub's clock (the store's, epoch ms): observers are told it, to correct their own. */
+  now(): number {
+    return this.store.now();
+  }
+
   /** `fn` must make its observers start over, e.g. by closing their connections. */
   onReset(fn: () => void): () => void {
     this.resets.add(fn);
@@ -149,6 +154,6 @@ export class Feed {
       }
     }
     const snapshot = await this.store.snapshot(filter?.kinds);
-    return { type: 'snapshot', snapshot: matches ? { offset: snapshot.offset, records: snapshot.records.filter(matches) } : snapshot };
+    return { type: 'snapshot', snapshot: matches ? { ...snapshot, records: snapshot.records.filter(matches) } : snapshot };
   }
 }

@@ -41,7 +41,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(store: Store) {
+  constructor(private readonly store: Store) {
     let countedAt = 0;
     collectDefaultMetrics({ register: this.registry, prefix: 'statehub_process_' });
     const actors = new Gauge({
@@ -82,7 +82,7 @@ export class Metrics {
   }
 
   /** Jobs completed and failed over the last 15 minutes, in 10 s buckets (oldest first, empty ones included). */
-  throughput(now = Date.now()): Throughput {
+  throughput(now = this.store.now()): Throughput {
     const last = Math.floor(now / BUCKET_MS) * BUCKET_MS;
     const buckets = [];
     for (let at = last - (BUCKETS - 1) * BUCKET_MS; at <= last; at += BUCKET_MS) {

@@ -96,7 +96,7 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
       emitInBatches(socket, tail);
       const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
       // Tells the client it is caught up (a resume that missed nothing sends no other event).
-      socket.emit('synced', { offset, via: initial.type });
+      socket.emit('synced', { offset, via: initial.type, time: feed.now() });
       if (!filtered) void socket.join(LIVE_ROOM);
     },
     follower,

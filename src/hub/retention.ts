@@ -56,7 +56,7 @@ export class Retention {
 
   private async removeDue(): Promise<void> {
     for (;;) {
-      const cutoff = Date.now() - this.options.keepFinishedMs;
+      const cutoff = this.host.clock() - this.options.keepFinishedMs;
       const excess = this.finished.length - this.head - this.options.maxFinished;
       let end = this.head;
       while (end < this.finished.length && end - this.head < BATCH && ((this.finished[end]?.at ?? 0) <= cutoff || end - this.head < excess)) end++;

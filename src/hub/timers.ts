@@ -1,6 +1,8 @@
 /**
  * Fires durable timers: each due timer's event is fed to its actor in a transaction that also
- * consumes the timer, so with several hubs exactly one of them acts on it.
+ * consumes the timer, so with several hubs exactly one of them acts on it. Due times are read on
+ * the store's clock, like the steps that set them, so a hub whose own clock is off fires them
+ * neither early nor late.
  */
 import type { ActorHost } from './actor-host.js';
 import { ConflictError } from '../store/store.js';
@@ -25,7 +27,7 @@ export class TimerLoop {
 
   start(): void {
     this.stopped = false;
-    this.wake(Date.now());
+    this.wake(this.host.clock());
   }
 
   async stop(): Promise<void> {
@@ -40,13 +42,13 @@ export class TimerLoop {
     if (this.stopped || dueAt >= this.nextAt) return;
     clearTimeout(this.handle);
     this.nextAt = dueAt;
-    this.handle = setTimeout(() => this.tick(), Math.max(0, dueAt - Date.now()));
+    this.handle = setTimeout(() => this.tick(), Math.max(0, dueAt - this.host.clock()));
   }
 
   private tick(): void {
     this.nextAt = Infinity;
     if (this.running) {
-      void this.running.then(() => this.wake(Date.now()));
+      void this.running.then(() => this.wake(this.host.clock()));
       return;
     }
     this.running = this.fireDue()
@@ -55,13 +57,13 @@ export class TimerLoop {
         this.running = undefined;
         if (this.stopped) return;
         const next = await this.host.store.nextDueAt().catch(() => undefined);
-        this.wake(Math.min(next ?? Infinity, Date.now() + this.pollMs));
+        this.wake(Math.min(next ?? Infinity, this.host.clock() + this.pollMs));
       });
   }
 
   private async fireDue(): Promise<void> {
     for (;;) {
-      const due = await this.host.store.dueTimers(Date.now(), BATCH);
+      const due = await this.host.store.dueTimers(this.host.clock(), BATCH);
       for (const timer of due) {
         if (this.stopped) return;
         try {

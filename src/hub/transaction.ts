@@ -112,6 +112,7 @@ export class Transaction {
       setTimers: [...this.setTimers.values()],
       clearTimers: [...this.clearTimers],
       ...(this.consumeTimer === undefined ? {} : { consumeTimer: this.consumeTimer }),
+      at: this.now,
     };
   }
 

@@ -51,14 +51,24 @@ export class MemoryStore implements Store {
   private readonly timers = new Map<string, Timer>();
   private readonly timerOrder = new BTree<TimerKey, Timer>(undefined, compareTimerKeys);
   private readonly listeners = new Set<(entries: LogEntry[]) => void>();
+  private lastNow = 0;
+  /** The time the last commit with records was stamped with. */
+  private lastAt = 0;
 
   constructor(options: StoreOptions = {}) {
     this.options = { ...STORE_DEFAULTS, ...options };
   }
 
+  /** This process's clock, never less than before (a stepped system clock does not take it back). */
+  now(): number {
+    this.lastNow = Math.max(this.lastNow, Date.now());
+    return this.lastNow;
+  }
+
   async commit(commit: Commit): Promise<LogEntry[]> {
     this.check(commit);
-    const now = Date.now();
+    const now = commit.at ?? this.now();
+    if (commit.records.length > 0) this.lastAt = Math.max(this.lastAt, now);
     const entries: LogEntry[] = [];
     for (const record of commit.records) {
       this.write(record, now);
@@ -108,7 +118,7 @@ export class MemoryStore implements Store {
     for (const record of this.live.values()) {
       if (!kinds || kinds.includes(record.kind)) records.push(record);
     }
-    return { offset: this.offsetOf(this.lastN), records };
+    return { offset: this.offsetOf(this.lastN), time: this.now(), records };
   }
 
   async changesSince(offset: string): Promise<LogEntry[] | undefined> {
@@ -190,6 +200,10 @@ export class MemoryStore implements Store {
     const consumed = commit.consumeTimer;
     if (consumed !== undefined && this.timers.get(consumed.key)?.dueAt !== consumed.dueAt) {
       throw new ConflictError(`timer ${consumed.key} is gone or was reset`);
+    }
+    // The log never goes back in time: a step stamped before the last commit runs again, later.
+    if (commit.records.length > 0 && commit.at !== undefined && commit.at < this.lastAt) {
+      throw new ConflictError(`the log is stamped ${this.lastAt} ms: this step's ${commit.at} ms is earlier`);
     }
   }
 
@@ -290,7 +304,7 @@ export class MemoryStore implements Store {
 
   private archived(id: string): ActorRecord | undefined {
     const held = this.archive.get(id);
-    return held && held.expiresAt > Date.now() ? held.record : undefined;
+    return held && held.expiresAt > this.now() ? held.record : undefined;
   }
 
   private trimArchive(now: number): void {

@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
 import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
@@ -69,6 +70,7 @@ export class RedisStore implements Store {
   private constructor(
     private readonly redis: ScriptedRedis,
     private readonly tail: Redis,
+    private readonly clock: RedisClock,
     private readonly epoch: string,
     /** The live records as of `lastSeen`. */
     private mirror: Map<string, ActorRecord>,
@@ -110,14 +112,21 @@ export class RedisStore implements Store {
     redis.defineCommand('statehubChildren', { numberOfKeys: 0, lua: lua('children') });
     await redis.set(`${prefix}:epoch`, randomBytes(6).toString('hex'), 'NX');
     const epoch = (await redis.get(`${prefix}:epoch`)) as string;
+    const clock = new RedisClock(redis);
+    await clock.start();
     const { last, mirror } = await readMirror(redis, prefix);
-    return new RedisStore(redis, tail, epoch, mirror, last, options.url, options);
+    return new RedisStore(redis, tail, clock, epoch, mirror, last, options.url, options);
+  }
+
+  /** Redis's clock (TIME), as this process reads it: the same for every hub on this Redis. */
+  now(): number {
+    return this.clock.now();
   }
 
   async commit(commit: Commit): Promise<LogEntry[]> {
     const args: (string | number)[] = [
       this.prefix,
-      Date.now(),
+      commit.at ?? this.now(),
       this.options.logLimit,
       this.options.archiveRetentionMs,
       this.options.archiveLimit,
@@ -162,7 +171,7 @@ export class RedisStore implements Store {
   }
 
   async get(id: string): Promise<ActorRecord | undefined> {
-    const [json] = await this.call('get', () => this.redis.statehubGet(this.prefix, Date.now(), id));
+    const [json] = await this.call('get', () => this.redis.statehubGet(this.prefix, this.now(), id));
     return json ? parseRecord(json, id) : undefined;
   }
 
@@ -186,7 +195,7 @@ export class RedisStore implements Store {
     await this.caughtUp(newest?.[0] ?? '0-0');
     const records: ActorRecord[] = [];
     for (const record of this.mirror.values()) if (!kinds || kinds.includes(record.kind)) records.push(record);
-    return { offset: this.offsetOf(this.lastSeen), records };
+    return { offset: this.offsetOf(this.lastSeen), time: this.now(), records };
   }
 
   private caughtUp(id: string): Promise<void> {
@@ -276,6 +285,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.clock.stop();
     this.listeners.clear();
     this.tail.disconnect();
     await this.tailing;
@@ -359,6 +369,11 @@ export class RedisStore implements Store {
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       if (message.startsWith('CONFLICT ')) throw new ConflictError(message.slice('CONFLICT '.length));
+      if (message.startsWith('CLOCK ')) {
+        // Another hub's reading of the clock was ahead: catch up, and let the step run again.
+        this.clock.advanceTo(Number(message.slice('CLOCK '.length)));
+        throw new ConflictError(`the log is stamped ${message.slice('CLOCK '.length)} ms: this hub's clock reading was behind`);
+      }
       throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error });
     }
   }

@@ -33,6 +33,8 @@ export interface Commit {
    * and remove it: the step acting on a due timer.
    */
   consumeTimer?: TimerRef;
+  /** The time (`now()`, ms) the records are stamped with. Default: now. */
+  at?: number;
 }
 
 /** A commit lost a race: an actor's seq moved on, or the consumed timer is gone. Retry from fresh reads. */
@@ -71,12 +73,19 @@ export const STORE_DEFAULTS = {
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
+  /**
+   * Epoch ms on the store's clock: the one every hub using this store reads (Redis's TIME; the
+   * process clock for the memory store), never less than before. Records' times and timers'
+   * due times are set and compared on it, never on a hub's own clock.
+   */
+  now(): number;
   /** Changes kept per actor for `history` (StoreOptions.historyLimit). */
   readonly historyLimit: number;
   /**
    * Writes every record, appends each to the log at a new offset, updates the pending-job and
    * lease indexes and the timers: all or nothing. Throws ConflictError when a seq or the
-   * consumed timer does not match.
+   * consumed timer does not match, or when `at` is earlier than the last commit's (the log never
+   * goes back in time; the store's clock then reads later).
    */
   commit(commit: Commit): Promise<LogEntry[]>;
   /** A live record, or a removed one still within its retention. */

@@ -17,10 +17,15 @@ export interface CliProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-/** Runs `statehub <args>`; killed when the test ends. */
-export function statehub(args: string[], env: Record<string, string> = {}): CliProcess {
+/**
+ * Runs `statehub <args>`; killed when the test ends. `under` runs it under another command, e.g.
+ * `['faketime', '-f', '+5s']` for a process whose clock is 5 s ahead.
+ */
+export function statehub(args: string[], env: Record<string, string> = {}, under: string[] = []): CliProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = under.length > 0 ? under : [process.execPath];
+  const argv = under.length > 0 ? [...prefix, process.execPath, CLI, ...args] : [CLI, ...args];
+  const child = spawn(command as string, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {

@@ -338,6 +338,26 @@ export function describeStoreContract(
       });
     });
 
+    describe('the clock', () => {
+      it('now() reads epoch milliseconds that never go back', async () => {
+        const store = await open();
+        const readings = Array.from({ length: 1_000 }, () => store.now());
+        expect(readings.every((reading, index) => index === 0 || reading >= (readings[index - 1] as number))).toBe(true);
+        expect(Math.abs((readings[0] as number) - Date.now())).toBeLessThan(60_000);
+      });
+
+      it('refuses a commit stamped before the last one (the log never goes back in time), writing nothing', async () => {
+        const store = await open();
+        const at = store.now();
+        await store.commit({ records: [workerRecord({ id: 'w1' })], at: at + 1_000 });
+        const before = await observe(store, ['w1', 'w2']);
+        await expectConflict(store.commit({ records: [workerRecord({ id: 'w2' })], at: at + 999 }));
+        expect(await observe(store, ['w1', 'w2'])).toEqual(before);
+        // Later, or the same time, goes through; and now() has not fallen behind what was stamped.
+        await expect(store.commit({ records: [workerRecord({ id: 'w2' })], at: at + 1_000 })).resolves.toHaveLength(1);
+      });
+    });
+
     describe('get and the archive', () => {
       it('returns live records, undefined for unknown ids', async () => {
         const store = await open();

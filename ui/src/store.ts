@@ -38,6 +38,8 @@ export interface HubStore {
   readonly probes: Accessor<number>;
   readonly connection: Accessor<Connection>;
   readonly refusal: Accessor<{ code: string; message: string } | undefined>;
+  /** The hub's time, epoch ms: this machine's clock corrected by what the hub said its clock read. */
+  now(): number;
   actor(id: string): RemoteActor;
   /**
    * Calls `listener` with every change of the actor, none skipped or merged (unlike the
@@ -134,6 +136,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
     probes,
     connection,
     refusal,
+    now: () => Date.now() + monitor.clockOffset,
     actor(id) {
       return {
         id,

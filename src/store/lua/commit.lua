@@ -4,13 +4,16 @@
   time), then writes; a failed check writes nothing.
 
   Keys all derive from the prefix (ARGV[1]): this store targets a standalone Redis.
-  ARGV: prefix, now, logLimit, archiveRetentionMs, archiveLimit, historyLimit, consumeKey ('' for
+  ARGV: prefix, now (the store-clock ms its records are stamped with), logLimit, archiveRetentionMs, archiveLimit, historyLimit, consumeKey ('' for
         none), consumeDueAt, recordCount, then per record 11 fields:
           id, seq, kind, json, removed ('1' or ''), parentId (''), queueType ('' when not
           pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder ('')
         then setCount, per timer: key, dueAt, json; then clearCount, per timer: key.
   Returns the log's end before this commit ('' if unknown), then the new stream ids, one per
   record: a hub whose tail has delivered up to that end can deliver its own entries at once.
+  The log never goes back in time: a commit stamped before the last one is refused with
+  `CLOCK <last ms>` (its hub moves its reading of the clock forward and tries again), so records'
+  times are ordered the way the log is, whichever hub wrote them.
 ]]
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -52,6 +55,18 @@ for i = 0, count - 1 do
   end
   seen[id] = seq
 end
+-- The log's end: "<stream id> <ms of its commit>" ('<id>' alone when written before the clock was kept).
+local logEndKey = p .. ':logend'
+local endValue = redis.call('GET', logEndKey)
+local logEnd, lastAt = '', ''
+if endValue then
+  logEnd, lastAt = string.match(endValue, '^([^ ]*) ?(%d*)$')
+elseif redis.call('EXISTS', p .. ':log') == 0 then
+  logEnd = '0-0'
+end
+if count > 0 and lastAt ~= '' and now < tonumber(lastAt) then
+  return redis.error_reply('CLOCK ' .. lastAt)
+end
 if consumeKey ~= '' then
   local due = redis.call('ZSCORE', p .. ':timers', consumeKey)
   if (not due) or tonumber(due) ~= tonumber(consumeDueAt) then
@@ -60,9 +75,7 @@ if consumeKey ~= '' then
 end
 
 -- Writes.
-local logEndKey = p .. ':logend'
--- Unknown ('') for a log written before this key existed; '0-0' for an empty log.
-local logEnd = redis.call('GET', logEndKey) or (redis.call('EXISTS', p .. ':log') == 0 and '0-0') or ''
+-- The log's end is unknown ('') for a log written before its key existed; '0-0' for an empty log.
 local offsets = { logEnd }
 local anyRemoved = false
 for i = 0, count - 1 do
@@ -137,7 +150,7 @@ for i = 0, count - 1 do
   end
 end
 
-if count > 0 then redis.call('SET', logEndKey, offsets[#offsets]) end
+if count > 0 then redis.call('SET', logEndKey, offsets[#offsets] .. ' ' .. ARGV[2]) end
 
 -- Timers: the consumed one, then clears, then sets (a key cleared and set again ends set).
 local function clearTimer(key)
