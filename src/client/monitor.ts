@@ -7,7 +7,7 @@
  * faster from fetch() than from one huge WebSocket message.
  */
 import { io, type Socket } from 'socket.io-client';
-import { recordFilter, type Filter } from '../protocol/monitor.js';
+import { TIME_HEADER, recordFilter, type Filter } from '../protocol/monitor.js';
 import type { LogEntry, Snapshot } from '../protocol/record.js';
 import { View } from './view.js';
 
@@ -67,10 +67,7 @@ export class Monitor {
       auth: (send: (auth: object) => void) =>
         send({ token: options.token, since: this.view.offset, ...(options.filter ? { filter: options.filter } : {}) }),
     });
-    this.socket.on('snapshot', (snapshot: Snapshot) => {
-      this.learnTime(snapshot.time, Date.now());
-      this.view.applySnapshot(snapshot);
-    });
+    this.socket.on('snapshot', (snapshot: Snapshot) => this.view.applySnapshot(snapshot));
     this.socket.on('transitions', (entries: LogEntry[]) => this.view.applyTransitions(entries));
     this.socket.on('synced', ({ via, time }: { offset: string; via: 'snapshot' | 'replay'; time?: number }) => {
       this.learnTime(time, Date.now());
@@ -116,8 +113,8 @@ export class Monitor {
     if (!response.ok) return undefined;
     // Read when the answer began (its time was taken then); the body may take a while.
     const received = Date.now();
+    this.learnTime(Number(response.headers.get(TIME_HEADER) ?? Number.NaN), (sent + received) / 2);
     const snapshot = (await response.json()) as Snapshot;
-    this.learnTime(snapshot.time, (sent + received) / 2);
     const matches = recordFilter(this.options.filter);
     return matches ? { ...snapshot, records: snapshot.records.filter(matches) } : snapshot;
   }

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
+import secureJson from 'secure-json-parse';
 
 export interface DiscardBounds {
   /** Bytes of a body read and dropped after its answer before the connection is closed. */
@@ -24,27 +25,43 @@ export function jsonBodies(app: FastifyInstance, discard: DiscardBounds = DISCAR
   // JSON only: anything else is refused with 415 before it is read (see the README: a web page
   // may POST text/plain to 127.0.0.1 without the browser asking first).
   app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser (with its prototype-poisoning checks), except that an empty body is
-  // no body: a route that takes none accepts `Content-Type: application/json` with nothing after
-  // it, and a route that needs one says so through `requireBody`.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  // JSON parsed by secure-json-parse (what Fastify's own parser uses) with its checks against
+  // prototype poisoning, saying what was wrong; an empty body is no body: a route that takes none
+  // accepts `Content-Type: application/json` with nothing after it, and a route that needs one
+  // says so through `requireBody`. Bounded before any route, schema or encoder sees it.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     if (body.length === 0) return done(null, undefined);
-    // a string: parseAs 'string'. Bounded before any route, schema or encoder sees it.
-    return parseJson(request, body as string, (error, value) => {
-      if (error) return done(error);
-      try {
-        checkShape(value, '');
-      } catch (refusal) {
-        return done(refusal as Error);
-      }
+    try {
+      const value: unknown = secureJson.parse(body as string, undefined, { protoAction: 'error', constructorAction: 'error' });
+      checkShape(value, '');
       return done(null, value);
-    });
+    } catch (error) {
+      return done(error instanceof HubError ? error : new HubError('bad_request', jsonProblem(error as Error)));
+    }
+  });
+  // Decided from the headers alone, before the body is read.
+  app.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      throw new HubError('unsupported_media_type', `Content-Encoding ${encoding} is not supported: send the JSON as it is`);
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      throw new HubError('unsupported_media_type', `charset ${charset} is not supported: JSON is UTF-8`);
+    }
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     discardUnreadBody(request.raw, reply, discard);
     done(null, payload);
   });
+}
+
+/** What was wrong with a body secure-json-parse refused. */
+function jsonProblem(error: Error): string {
+  if (/forbidden (prototype|constructor) property/.test(error.message)) {
+    return 'the body has a __proto__ or constructor.prototype key: refused, it could change the objects that read it';
+  }
+  return `malformed JSON: ${error.message}`;
 }
 
 /** The parsed body of a route that needs one, or the 400 saying it is empty. */

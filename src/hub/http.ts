@@ -1,5 +1,7 @@
 /** The HTTP API (JSON), the SSE stream, health, metrics and the monitor UI. */
 import { existsSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -9,7 +11,7 @@ import { z } from 'zod';
 import { HubError, invalidInput, parseInput } from '../protocol/errors.js';
 import { checkSize } from '../protocol/sizes.js';
 import { jobBatchSchema, jobSubmissionSchema, type JobSubmission } from '../protocol/jobs.js';
-import { offsetSchema } from '../protocol/monitor.js';
+import { TIME_HEADER, offsetSchema } from '../protocol/monitor.js';
 import { KINDS } from '../protocol/record.js';
 import { idSchema } from '../protocol/ids.js';
 import type { Store } from '../store/store.js';
@@ -60,7 +62,19 @@ const eventsQuery = z.object({
 const idParams = z.object({ id: idSchema });
 
 export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: deps.bodyLimit, logger: false, forceCloseConnections: true });
+  const app = Fastify({
+    bodyLimit: deps.bodyLimit,
+    logger: false,
+    forceCloseConnections: true,
+    // An id may be 200 characters, each up to 9 once percent-encoded.
+    maxParamLength: MAX_PARAM_LENGTH,
+    // What the router refuses before any route, answered like everything else.
+    frameworkErrors: (error, _request, reply) => {
+      const hubError = toHubError(error, deps.bodyLimit);
+      void (reply as FastifyReply).code(hubError.status).send(hubError.toBody());
+    },
+    clientErrorHandler: answerClientError,
+  });
   const { jobs, store, auth } = deps;
   jsonBodies(app);
   guardOrigins(app, deps.origins);
@@ -135,7 +149,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/api/snapshot', { onRequest: allow('read') }, async (request, reply) => {
     const { kinds } = parseInput(snapshotQuery, request.query, 'query');
     const snapshot = await store.snapshot(kinds);
-    return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(encodeSnapshot(snapshot));
+    return reply.header('cache-control', 'no-store').header(TIME_HEADER, String(store.now())).type('application/json; charset=utf-8').send(encodeSnapshot(snapshot));
   });
 
   app.get('/api/events', { onRequest: allow('read') }, async (request, reply) => {
@@ -197,9 +211,15 @@ async function serveUi(app: FastifyInstance, uiDir: string | undefined): Promise
   app.get('/', async (_request, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fallbackPage));
 }
 
+const MAX_PARAM_LENGTH = 2_048;
+
 function toHubError(error: FastifyError, bodyLimit: number): HubError {
   if (error instanceof HubError) return error;
   switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return new HubError('bad_request', 'the URL is not valid: its percent-encoding is not UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HubError('uri_too_long', `a part of the URL path is over ${MAX_PARAM_LENGTH} characters`, { limit: MAX_PARAM_LENGTH });
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HubError('payload_too_large', `the body is over the limit of ${bodyLimit} bytes`, { limit: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -218,6 +238,22 @@ function toHubError(error: FastifyError, bodyLimit: number): HubError {
     return new HubError('bad_request', error.message);
   }
   return new HubError('internal', `internal error: ${error.message}`);
+}
+
+/**
+ * What Node's HTTP parser refuses before Fastify sees a request (a head over 16 KiB, a request
+ * that timed out, bytes that are no HTTP), answered in the hub's error shape, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const hubError =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new HubError('header_too_large', 'the request line and headers are over 16 KiB')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new HubError('request_timeout', 'the request took too long to arrive')
+        : new HubError('bad_request', `not a valid HTTP request (${error.code ?? 'parse error'})`);
+  const body = JSON.stringify(hubError.toBody());
+  socket.end(`HTTP/1.1 ${hubError.status} ${STATUS_CODES[hubError.status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -20,8 +20,7 @@ export function encodeRecord(record: ActorRecord): string {
 export function encodeSnapshot(snapshot: Snapshot): string {
   const parts = new Array<string>(snapshot.records.length);
   for (let index = 0; index < parts.length; index++) parts[index] = encodeRecord(snapshot.records[index] as ActorRecord);
-  const time = snapshot.time === undefined ? '' : `"time":${snapshot.time},`;
-  return `{"offset":${JSON.stringify(snapshot.offset)},${time}"records":[${parts.join(',')}]}`;
+  return `{"offset":${JSON.stringify(snapshot.offset)},"records":[${parts.join(',')}]}`;
 }
 
 /** The same text as JSON.stringify(entry). */

@@ -16,7 +16,8 @@ export const jobTypeSchema = z
 export const jobSubmissionSchema = z.strictObject({
   type: jobTypeSchema,
   payload: json.optional(),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  // Bounds first: 1e308 is out of range, which says more than "not a safe integer".
+  priority: z.number().min(-1_000_000).max(1_000_000).int().optional(),
   requirements: z.record(z.string().min(1), json).optional(),
   maxAttempts: z.number().int().min(1).max(1_000).optional(),
   timeoutMs: z.number().int().min(1).max(NEVER - 1).nullable().optional(),

@@ -12,6 +12,9 @@ export type Filter = z.output<typeof filterSchema>;
 
 export const offsetSchema = z.string().min(1).max(200);
 
+/** The hub's clock when it answered (epoch ms) on GET /api/snapshot; the `synced` event carries it as `time`. */
+export const TIME_HEADER = 'x-statehub-time';
+
 /** Socket.IO `/monitor` handshake `auth`. */
 export const monitorAuthSchema = z.object({
   token: z.string().optional(),

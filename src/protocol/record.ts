@@ -47,8 +47,6 @@ export interface LogEntry {
 
 export interface Snapshot {
   offset: string;
-  /** The hub's clock (epoch ms, the store's: see Store.now) when it was read: a client corrects its own clock by it. */
-  time?: number;
   records: ActorRecord[];
 }
 

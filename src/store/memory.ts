@@ -118,7 +118,7 @@ export class MemoryStore implements Store {
     for (const record of this.live.values()) {
       if (!kinds || kinds.includes(record.kind)) records.push(record);
     }
-    return { offset: this.offsetOf(this.lastN), time: this.now(), records };
+    return { offset: this.offsetOf(this.lastN), records };
   }
 
   async changesSince(offset: string): Promise<LogEntry[] | undefined> {

@@ -195,7 +195,7 @@ export class RedisStore implements Store {
     await this.caughtUp(newest?.[0] ?? '0-0');
     const records: ActorRecord[] = [];
     for (const record of this.mirror.values()) if (!kinds || kinds.includes(record.kind)) records.push(record);
-    return { offset: this.offsetOf(this.lastSeen), time: this.now(), records };
+    return { offset: this.offsetOf(this.lastSeen), records };
   }
 
   private caughtUp(id: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { onTestFinished } from 'vitest';
 import { io, type Socket } from 'socket.io-client';
+import { Conditions } from './conditions.js';
 import type { Hub } from 'statehub';
 
 /** How long a test waits for something that should happen before it says what it waited for. */
@@ -100,7 +101,7 @@ export class SseStream {
   readonly events: SseEvent[] = [];
   /** Set when the stream ended (the server closed it, or we did). */
   ended = false;
-  private readonly waiters = new Set<() => void>();
+  private readonly conditions = new Conditions();
 
   private constructor(
     readonly status: number,
@@ -133,26 +134,10 @@ export class SseStream {
 
   /** Resolves once `condition` holds (checked after every event); rejects saying what it waited for. */
   until(condition: () => boolean, description: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (condition()) {
-          cleanup();
-          resolve();
-        } else if (this.ended) {
-          cleanup();
-          reject(new Error(`the SSE stream ended while waiting for ${description}; got ${describeEvents(this.events)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${description}; got ${describeEvents(this.events)}`));
-      }, PATIENCE_MS);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
+    return this.conditions.until(condition, description, {
+      timeoutMs: PATIENCE_MS,
+      got: () => describeEvents(this.events),
+      hopeless: () => (this.ended ? 'the SSE stream ended' : undefined),
     });
   }
 
@@ -186,7 +171,7 @@ export class SseStream {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.conditions.notify();
   }
 }
 
@@ -207,7 +192,7 @@ export interface Received {
 export class MonitorClient {
   readonly received: Received[] = [];
   readonly socket: Socket;
-  private readonly waiters = new Set<() => void>();
+  private readonly conditions = new Conditions();
 
   constructor(hub: Hub | string, auth: Record<string, unknown> = {}) {
     const base = typeof hub === 'string' ? hub : hub.url;
@@ -232,23 +217,7 @@ export class MonitorClient {
 
   /** Resolves once `condition` holds (checked after every event); rejects saying what it waited for. */
   until(condition: () => boolean, description: string): Promise<void> {
-    if (condition()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!condition()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${description}; got ${this.names().join(', ') || 'no events'}`));
-      }, PATIENCE_MS);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-    });
+    return this.conditions.until(condition, description, { timeoutMs: PATIENCE_MS, got: () => this.names().join(', ') || 'no events' });
   }
 
   /** Resolves with the first `synced` payload. */
@@ -272,7 +241,7 @@ export class MonitorClient {
   }
 
   private notify(): void {
-    for (const waiter of [...this.waiters]) waiter();
+    this.conditions.notify();
   }
 }
 

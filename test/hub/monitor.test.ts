@@ -61,7 +61,7 @@ describe('Socket.IO /monitor: joining', () => {
     expect(typeof first!.offset).toBe('string');
     expect(first!.offset).toBe(current.offset);
     expect(byId(first!.records)).toEqual(byId(current.records));
-    expect(await client.synced()).toEqual({ offset: current.offset, via: 'snapshot' });
+    expect(await client.synced()).toEqual({ offset: current.offset, via: 'snapshot', time: expect.any(Number) });
   });
 
   it('sends an empty snapshot for an empty hub', async () => {
@@ -122,7 +122,7 @@ describe('Socket.IO /monitor: resuming with since', () => {
     const resumed = await connectMonitor(hub, { since: held.offset });
     await resumed.reached(current.offset);
     expect(resumed.all('snapshot')).toEqual([]);
-    expect(await resumed.synced()).toEqual({ offset: current.offset, via: 'replay' });
+    expect(await resumed.synced()).toEqual({ offset: current.offset, via: 'replay', time: expect.any(Number) });
     expect(resumed.names().indexOf('synced')).toBe(resumed.names().lastIndexOf('transitions') + 1);
 
     const replayed = entriesOf(resumed);
@@ -149,7 +149,7 @@ describe('Socket.IO /monitor: resuming with since', () => {
     const { offset } = await snapshot(hub);
     const client = await connectMonitor(hub, { since: offset });
     expect(client.names()).toEqual(['synced']);
-    expect(await client.synced()).toEqual({ offset, via: 'replay' });
+    expect(await client.synced()).toEqual({ offset, via: 'replay', time: expect.any(Number) });
 
     const job = await submit(hub, { type: 'next' });
     const current = await snapshot(hub);
@@ -313,7 +313,7 @@ describe('Socket.IO /monitor: filters', () => {
     const replay = await connectMonitor(hub, { since, filter: { ids: [a, c] } });
     expect(replay.all('snapshot')).toEqual([]);
     expect(entriesOf(replay).map(({ record }) => [record.id, record.seq, record.state])).toEqual([[c, 2, 'cancelled']]);
-    expect(await replay.synced()).toEqual({ offset: current.offset, via: 'replay' });
+    expect(await replay.synced()).toEqual({ offset: current.offset, via: 'replay', time: expect.any(Number) });
   });
 
   it('filter { kinds, ids } together delivers what matches both', async () => {

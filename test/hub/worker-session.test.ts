@@ -5,59 +5,40 @@
  */
 import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createActor, fromPromise, waitFor } from 'xstate';
-import { io, type Socket } from 'socket.io-client';
-import { connectorMachine } from 'statehub/machines';
 import type { ActorRecord, Hub } from 'statehub';
 import { submit, testHub, testRecording } from '../helpers/hub.js';
+import { RawWorker, idleSnapshot } from '../helpers/raw-worker.js';
 
 const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
 
-/** An idle connector's persisted snapshot, as a worker reports it. */
-async function idleSnapshot(id: string, type: string): Promise<unknown> {
-  const actor = createActor(connectorMachine.provide({ actors: { checkHealth: fromPromise(async () => ({})) } }), { input: { id, type } }).start();
-  await waitFor(actor, (snapshot) => snapshot.matches('idle'));
-  const snapshot = actor.getPersistedSnapshot();
-  actor.stop();
-  return snapshot;
-}
-
-interface RawWorker {
-  socket: Socket;
-  /** Assignments received, in order. */
+/** A hand-spoken worker, closed when the test ends; calls take one payload. */
+interface Speaker {
+  raw: RawWorker;
+  /** Job ids of the assignments received, in order. */
   assigned: string[];
   call(event: string, payload?: unknown): Promise<any>;
-  /** Resolves with the next assignment batch's job ids. */
+  /** Resolves with the job ids of the next assignment batch. */
   nextAssignment(): Promise<string[]>;
 }
 
-async function connect(hub: Hub): Promise<RawWorker> {
-  const socket = io(new URL('/worker', hub.url).href, { transports: ['websocket'], forceNew: true, reconnection: false });
-  onTestFinished(() => {
-    socket.close();
-  });
-  const assigned: string[] = [];
+async function connect(hub: Hub): Promise<Speaker> {
+  const raw = await RawWorker.connect(hub.url);
+  onTestFinished(() => raw.close());
   const waiting: Array<(ids: string[]) => void> = [];
-  socket.on('job:assign', (batch: Array<{ jobId: string }>) => {
-    const ids = batch.map((item) => item.jobId);
-    assigned.push(...ids);
-    waiting.shift()?.(ids);
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
+  raw.socket.on('job:assign', (batch: Array<{ jobId: string }>) => waiting.shift()?.(batch.map((item) => item.jobId)));
   return {
-    socket,
-    assigned,
-    call: (event, payload = {}) => socket.timeout(5_000).emitWithAck(event, payload),
+    raw,
+    get assigned() {
+      return raw.assignments.map((assignment) => assignment.jobId);
+    },
+    call: (event, payload = {}) => raw.call(event, [payload]),
     nextAssignment: () => new Promise((resolve) => waiting.push(resolve)),
   };
 }
 
 /** Drops the connection the way a network cut does (no goodbye from the worker). */
-function cut(worker: RawWorker): void {
-  worker.socket.io.engine.close();
+function cut(worker: Speaker): void {
+  worker.raw.cut();
 }
 
 describe('a resumed session', () => {
@@ -136,7 +117,7 @@ describe('how a connection ends', () => {
     const dropped = await connect(hub);
     await dropped.call('register', { workerId: 'dropped', machineId: 'm2', connectors: [] });
 
-    leaving.socket.disconnect();
+    leaving.raw.socket.disconnect();
     cut(dropped);
     await recording.waitFor('leaving', 'offline');
     await recording.waitFor('dropped', 'offline');
