@@ -495,6 +495,15 @@ describe('health and metrics', () => {
     expect(answer.body).not.toContain('not built');
   });
 
+  it('serves nothing outside the built monitor, however the path is encoded', async () => {
+    const hub = await testHub();
+    for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/%2e%2e%2f%2e%2e%2fpackage.json', '/assets/..%5c..%5c..%5cpackage.json']) {
+      const answer = await fetch(`${hub.url}${path}`);
+      const text = await answer.text();
+      expect(text, path).not.toContain('"name": "statehub"');
+    }
+  });
+
   it('serves a plain live page at / that says how to build the monitor when it is not built', async () => {
     const hub = await testHub({ uiDir: '/nonexistent/statehub-ui' });
     const answer = await api(hub, 'GET', '/');
