@@ -11,6 +11,7 @@ import { jsonBytes, tooLarge } from '../protocol/sizes.js';
 import { toJobInput, type JobSubmission } from '../protocol/jobs.js';
 import type { ActorRecord } from '../protocol/record.js';
 import { leaseHolder } from '../store/job-index.js';
+import { StoreUnavailableError } from '../store/store.js';
 import type { ActorHost } from './actor-host.js';
 import type { Transaction } from './transaction.js';
 
@@ -67,16 +68,28 @@ export function completion(result: Json, maxResultBytes: number): JobEvent {
 export class Jobs {
   constructor(private readonly host: ActorHost) {}
 
-  /** Creates the jobs, all or none; they wait `pending` until a connector of their type is idle. */
+  /**
+   * Creates the jobs, all or none; they wait `pending` until a connector of their type is idle.
+   * When the store did not answer the commit (503), it may still have made it: the answer names
+   * the ids (`details.ids`), so a client reads them before it submits again, instead of
+   * submitting twice.
+   */
   async submit(submissions: JobSubmission[]): Promise<ActorRecord[]> {
-    const { value } = await this.host.run(async (tx) => {
-      const records: ActorRecord[] = [];
-      for (const submission of submissions) {
-        records.push(await tx.create('job', newJobId(tx.now), toJobInput(submission, tx.updatedAt)));
-      }
-      return records;
-    });
-    return value;
+    let ids: string[] = [];
+    try {
+      const { value } = await this.host.run(async (tx) => {
+        const records: ActorRecord[] = [];
+        for (const submission of submissions) {
+          records.push(await tx.create('job', newJobId(tx.now), toJobInput(submission, tx.updatedAt)));
+        }
+        ids = records.map((record) => record.id);
+        return records;
+      });
+      return value;
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      throw new HubError('unavailable', `${error.message}; the jobs may have been stored all the same: read them by id (details.ids) before submitting again`, { ids });
+    }
   }
 
   async get(id: string): Promise<ActorRecord> {

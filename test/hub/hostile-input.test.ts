@@ -9,6 +9,7 @@ import { ActorHost } from '../../src/hub/actor-host.js';
 import { HubError } from '../../src/protocol/errors.js';
 import { SHAPE_LIMITS, checkShape } from '../../src/protocol/shape.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { StoreUnavailableError, type Commit } from '../../src/store/store.js';
 import { api, snapshot, testHub, testRecording, testWorker } from '../helpers/hub.js';
 import { connectMonitor, refusedConnection } from '../helpers/streams.js';
 
@@ -122,5 +123,29 @@ describe('checkShape', () => {
     let deep: unknown = 1;
     for (let level = 0; level < 1_000_000; level++) deep = [deep];
     expect(() => checkShape(deep, 'value')).toThrow(/^value(\[0\]){6}\.….* nests deeper than the limit of 64 levels$/);
+  });
+});
+
+describe('a commit whose answer is lost', () => {
+  it('answers 503 naming the ids it may have stored, so a client reads them instead of submitting twice', async () => {
+    // A store that writes, then loses the answer, as a Redis reply lost on a cut connection.
+    class LosingStore extends MemoryStore {
+      lose = false;
+      override async commit(commit: Commit) {
+        const entries = await super.commit(commit);
+        if (this.lose && commit.records.some((record) => record.kind === 'job')) throw new StoreUnavailableError('Redis did not answer commit: timed out');
+        return entries;
+      }
+    }
+    const store = new LosingStore();
+    const hub = await testHub({ store });
+    store.lose = true;
+    const answer = await api(hub, 'POST', '/api/jobs/batch', { jobs: [{ type: 'x' }, { type: 'y' }] });
+    store.lose = false;
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.message).toMatch(/the jobs may have been stored all the same: read them by id/);
+    const ids = answer.body.error.details.ids as string[];
+    expect(ids).toHaveLength(2);
+    for (const id of ids) expect((await api(hub, 'GET', `/api/jobs/${id}`)).status).toBe(200);
   });
 });
