@@ -1,10 +1,7 @@
 /** The HTTP API (JSON), the SSE stream, health, metrics and the monitor UI. */
-import { existsSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { join } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
-import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -22,7 +19,7 @@ import type { ActorHost } from './actor-host.js';
 import { removeActor } from './removal.js';
 import type { Metrics } from './metrics.js';
 import { encodeSnapshot } from '../protocol/encoding.js';
-import { fallbackPage } from './fallback-page.js';
+import { serveMonitor } from './monitor-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
@@ -180,7 +177,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     return reply.type(deps.metrics.contentType).send(text);
   });
 
-  await serveUi(app, deps.uiDir);
+  serveMonitor(app, deps.uiDir);
   return app;
 }
 
@@ -200,15 +197,6 @@ async function limitRate(app: FastifyInstance, perSecond: number, auth: Auth): P
     errorResponseBuilder: (_request, context) =>
       new HubError('rate_limited', `more than ${context.max} requests per second from this client; retry in ${context.after}`, { retryAfterMs: context.ttl }),
   });
-}
-
-/** The built monitor at `/` (it holds no data, so it needs no token), or a plain live page until it is built. */
-async function serveUi(app: FastifyInstance, uiDir: string | undefined): Promise<void> {
-  if (uiDir && existsSync(join(uiDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: uiDir, prefix: '/', index: 'index.html', wildcard: false });
-    return;
-  }
-  app.get('/', async (_request, reply: FastifyReply) => reply.type('text/html; charset=utf-8').send(fallbackPage));
 }
 
 const MAX_PARAM_LENGTH = 2_048;
