@@ -5,6 +5,7 @@ import { readTokensFile } from './hub/auth.js';
 import { parseOrigin } from './hub/origins.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
+import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
 import { connectorsFromSpec } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
@@ -46,6 +47,9 @@ const origins = (text: string, previous: string[]) => {
   }
 };
 
+const logFormatOption = () =>
+  new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
+
 const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
 
 program
@@ -67,8 +71,9 @@ program
   .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
+  .addOption(logFormatOption())
   .action(async (options) => {
-    const hub = await startHub(await hubOptions(options));
+    const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
     onShutdown(() => hub.close());
   });
 
@@ -103,8 +108,9 @@ program
   .description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs')
   .addOption(portOption())
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .addOption(logFormatOption())
   .action(async (options) => {
-    const demo = await runDemo({ port: options.port, host: options.host });
+    const demo = await runDemo({ port: options.port, host: options.host, logger: commandLogger(options.logFormat as LogFormat | undefined) });
     onShutdown(() => demo.close());
   });
 

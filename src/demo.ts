@@ -2,6 +2,7 @@
  * `statehub demo`: a hub, 2 machines x 2 workers x 2 simulated connectors, and a steady trickle
  * of jobs (some failing once, some slow, a few failing for good), so a newcomer sees it alive.
  */
+import type { Logger } from 'pino';
 import { startHub, type Hub } from './hub/hub.js';
 import type { JobSubmission } from './protocol/jobs.js';
 import { simulationConnector } from './worker/connectors/simulation.js';
@@ -12,6 +13,8 @@ export interface DemoOptions {
   host?: string;
   /** Mean gap between two submitted jobs. Default 700 ms. */
   jobIntervalMs?: number;
+  /** The hub's logger (see HubOptions). */
+  logger?: Logger;
 }
 
 export interface Demo {
@@ -21,7 +24,12 @@ export interface Demo {
 }
 
 export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
-  const hub = await startHub({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1', retention: { keepFinishedMs: 10 * 60_000 } });
+  const hub = await startHub({
+    port: options.port ?? 3000,
+    host: options.host ?? '127.0.0.1',
+    retention: { keepFinishedMs: 10 * 60_000 },
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const workers: Worker[] = [];
   for (let m = 1; m <= 2; m++) {
     for (let w = 1; w <= 2; w++) {

@@ -64,7 +64,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     logger: false,
     forceCloseConnections: true,
     // An id may be 200 characters, each up to 9 once percent-encoded.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // What the router refuses before any route, answered like everything else.
     frameworkErrors: (error, _request, reply) => {
       const hubError = toHubError(error, deps.bodyLimit);

@@ -2,9 +2,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
-import { hubProcess, statehub, workerProcess } from '../helpers/cli.js';
+import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
 import { freePort, startRedisServer } from '../helpers/redis.js';
 
 describe('statehub submit', () => {
@@ -90,6 +91,25 @@ describe('statehub hub and worker', () => {
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+  });
+
+  it('logs readable lines on a terminal or with --log-format pretty, JSON lines when piped or with --log-format json', async () => {
+    const piped = statehub(['hub', '--port', '0']);
+    const [jsonLine] = await piped.waitFor(/^\{.*statehub hub listening.*\}$/m);
+    expect(JSON.parse(jsonLine)).toMatchObject({ level: 30, msg: expect.stringMatching(/^statehub hub listening on http/) });
+
+    const pretty = statehub(['hub', '--port', '0', '--log-format', 'pretty']);
+    const [line] = await pretty.waitFor(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: statehub hub listening on http:\/\/127\.0\.0\.1:\d+ without tokens \(loopback only\).*$/m);
+    expect(line).not.toMatch(/\u001b\[/); // no colours when the output is not a terminal
+
+    // A terminal gets the readable lines unasked (script(1) gives the hub one).
+    const terminal = spawnSync('script', ['-qec', `${process.execPath} ${CLI} hub --port 0 & sleep 2; kill $!`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+    expect(terminal.stdout).toMatch(/INFO.*statehub hub listening on http/);
+    expect(terminal.stdout).not.toMatch(/"level":30/);
+
+    const bad = statehub(['hub', '--port', '0', '--log-format', 'xml']);
+    expect(await bad.exited()).toBe(1);
+    expect(bad.output()).toMatch(/argument 'xml' is invalid\. Allowed choices are pretty, json/);
   });
 
   it('a hub takes its Redis from REDIS_URL: a job submitted to one hub process is there for the next', async () => {

@@ -495,6 +495,27 @@ describe('health and metrics', () => {
     expect(answer.body).not.toContain('not built');
   });
 
+  it('sends a typed or shared address of a monitor page on to its route; other paths stay 404 JSON', async () => {
+    const hub = await testHub();
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const visit = (path: string, headers: Record<string, string> = html) => fetch(`${hub.url}${path}`, { headers, redirect: 'manual' });
+    for (const [path, route] of [['/jobs', '/#/jobs'], ['/jobs/job_123', '/#/jobs/job_123'], ['/jobs?state=failed', '/#/jobs'], ['/submit', '/#/submit'], ['/system', '/#/system']]) {
+      const answer = await visit(path as string);
+      expect([answer.status, answer.headers.get('location')], path).toEqual([302, route]);
+    }
+    // A script asking for JSON, or a path that is no page, gets the API's 404.
+    for (const [path, headers] of [['/jobs', { accept: 'application/json' }], ['/nope', html], ['/api/nope', html]] as const) {
+      const answer = await visit(path, headers);
+      expect(answer.status, path).toBe(404);
+      expect(await answer.json()).toMatchObject({ error: { code: 'not_found' } });
+    }
+    const page = await visit('/');
+    expect([page.status, page.headers.get('cache-control')]).toEqual([200, 'no-cache']);
+    const asset = (await page.text()).match(/src="(\/assets\/[^"]+\.js)"/)?.[1] as string;
+    const script = await visit(asset);
+    expect([script.status, script.headers.get('content-type'), script.headers.get('cache-control')]).toEqual([200, 'text/javascript; charset=utf-8', 'public, max-age=31536000, immutable']);
+  });
+
   it('serves nothing outside the built monitor, however the path is encoded', async () => {
     const hub = await testHub();
     for (const path of ['/../package.json', '/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/%2e%2e%2f%2e%2e%2fpackage.json', '/assets/..%5c..%5c..%5cpackage.json']) {
