@@ -11,7 +11,12 @@ import { TIME_HEADER, recordFilter, type Filter } from '../protocol/monitor.js';
 import type { LogEntry, Snapshot } from '../protocol/record.js';
 import { View } from './view.js';
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'refused';
+/**
+ * `stalled`: connected, but nothing heard for `stallAfterMs` (the hub ticks every second when it
+ * has nothing else to say): the path went silent, or the hub froze. Live again as soon as
+ * anything arrives; after `reconnectAfterMs` of silence the monitor reconnects, resuming with `since`.
+ */
+export type ConnectionState = 'connecting' | 'live' | 'stalled' | 'reconnecting' | 'refused';
 
 export interface MonitorOptions {
   token?: string;
@@ -25,6 +30,10 @@ export interface MonitorOptions {
   socket?: Record<string, unknown>;
   /** Where the first snapshot comes from. Default `http`. */
   firstSnapshot?: 'http' | 'socket';
+  /** Silence (ms) after which a live monitor is `stalled`. Default 3,000. */
+  stallAfterMs?: number;
+  /** Silence (ms) after which a stalled monitor drops the connection and reconnects with `since`. Default 10,000. */
+  reconnectAfterMs?: number;
 }
 
 export interface MonitorErrorBody {
@@ -45,7 +54,10 @@ export class Monitor {
    * clock says.
    */
   clockOffset = 0;
+  /** When the hub was last heard from (this machine's clock): what `stalled` counts from. */
+  lastHeardAt = Date.now();
   readonly socket: Socket;
+  private readonly watchdog: ReturnType<typeof setInterval>;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   /** The first snapshot came over HTTP. */
   private fetchedFirst = false;
@@ -74,6 +86,13 @@ export class Monitor {
       this.lastSync = this.lastSync === undefined && this.fetchedFirst ? 'snapshot' : via;
       this.setState('live');
     });
+    this.socket.on('tick', ({ time }: { time?: number; offset?: string }) => this.learnTime(time, Date.now()));
+    // Anything from the hub, ticks included, says the path is alive.
+    this.socket.onAny(() => this.heard());
+    this.socket.on('connect', () => this.heard());
+    this.watchdog = setInterval(() => this.checkSilence(), 500);
+    // In Node, a monitor must not keep the process alive by itself (`submit --wait` ends on its own).
+    (this.watchdog as { unref?: () => void }).unref?.();
     this.socket.on('disconnect', () => this.setState('reconnecting'));
     this.socket.on('connect_error', (error: Error & { data?: MonitorErrorBody }) => {
       if (error.data) {
@@ -131,7 +150,20 @@ export class Monitor {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.watchdog);
     this.socket.close();
+  }
+
+  private heard(): void {
+    this.lastHeardAt = Date.now();
+    if (this.state === 'stalled') this.setState('live');
+  }
+
+  /** Live but silent: stalled; silent for longer: reconnect (the socket may never notice by itself). */
+  private checkSilence(): void {
+    const silence = Date.now() - this.lastHeardAt;
+    if (this.state === 'live' && silence >= (this.options.stallAfterMs ?? 3_000)) this.setState('stalled');
+    if (this.state === 'stalled' && silence >= (this.options.reconnectAfterMs ?? 10_000)) this.socket.io.engine?.close();
   }
 
   private setState(state: ConnectionState): void {

@@ -45,6 +45,11 @@ export class Feed {
     ];
   }
 
+  /** The offset up to which changes have been handed out. */
+  delivered(): string {
+    return this.store.delivered();
+  }
+
   /** The hub's clock (the store's, epoch ms): observers are told it, to correct their own. */
   now(): number {
     return this.store.now();

@@ -16,6 +16,8 @@ import type { Feed } from './feed.js';
 import type { SocketRate } from './socket-rate.js';
 
 const LIVE_ROOM = 'live';
+/** A monitor hears from the hub at least this often (ms): changes, or else a tick. */
+export const TICK_MS = 1_000;
 /** Replays and catch-ups are sent in batches of at most this many changes. */
 export const REPLAY_BATCH = 1_000;
 
@@ -62,13 +64,28 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
   const stopResets = feed.onReset(() => {
     for (const socket of nsp.sockets.values()) socket.conn.close();
   });
+  let lastBroadcastAt = Date.now();
   const stopBroadcast = feed.onBroadcast((entries) => {
     const room = nsp.adapter.rooms.get(LIVE_ROOM);
     if (!room || room.size === 0) return;
     nsp.to(LIVE_ROOM).emit('transitions', entries);
+    lastBroadcastAt = Date.now();
     for (const id of room) cutOffIfBehind(nsp.sockets.get(id), options.maxQueuedPackets);
   });
+  // A monitor that hears nothing for a while cannot tell a quiet hub from a dead path: every
+  // second without anything else, it gets a tick (the hub's time and log offset).
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    const tick = { time: feed.now(), offset: feed.delivered() };
+    if (now - lastBroadcastAt >= TICK_MS) nsp.to(LIVE_ROOM).emit('tick', tick);
+    for (const socket of nsp.sockets.values()) {
+      const sentAt = socket.data.sentAt as number | undefined;
+      if (!socket.rooms.has(LIVE_ROOM) && sentAt !== undefined && now - sentAt >= TICK_MS) sendTo(socket, 'tick', tick);
+    }
+  }, TICK_MS);
+  ticker.unref();
   return () => {
+    clearInterval(ticker);
     stopResets();
     stopBroadcast();
   };
@@ -79,7 +96,7 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
   const follower = filtered
     ? {
         push: (entries: LogEntry[]) => {
-          socket.emit('transitions', entries);
+          sendTo(socket, 'transitions', entries);
           cutOffIfBehind(socket, options.maxQueuedPackets);
         },
       }
@@ -96,7 +113,7 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
       emitInBatches(socket, tail);
       const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
       // Tells the client it is caught up (a resume that missed nothing sends no other event).
-      socket.emit('synced', { offset, via: initial.type, time: feed.now() });
+      sendTo(socket, 'synced', { offset, via: initial.type, time: feed.now() });
       if (!filtered) void socket.join(LIVE_ROOM);
     },
     follower,
@@ -105,6 +122,12 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
     if (socket.disconnected) feed.leave(follower);
     else socket.on('disconnect', () => feed.leave(follower));
   }
+}
+
+/** Emits to one socket, noting when (a filtered monitor is ticked only when nothing else went to it). */
+function sendTo(socket: Socket, event: string, payload: unknown): void {
+  socket.emit(event, payload);
+  socket.data.sentAt = Date.now();
 }
 
 function emitInBatches(socket: Socket, entries: LogEntry[]): void {

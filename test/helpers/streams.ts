@@ -191,6 +191,8 @@ export interface Received {
 /** A raw `/monitor` client that keeps every event it receives, in order. */
 export class MonitorClient {
   readonly received: Received[] = [];
+  /** The hub's ticks (sent when it has nothing else to say for a second). */
+  readonly ticks: Array<{ time: number; offset: string }> = [];
   readonly socket: Socket;
   private readonly conditions = new Conditions();
 
@@ -198,6 +200,8 @@ export class MonitorClient {
     const base = typeof hub === 'string' ? hub : hub.url;
     this.socket = io(new URL('/monitor', base).href, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
     this.socket.onAny((event: string, ...args: unknown[]) => {
+      // Ticks say the hub is there; they are not part of the stream the tests read.
+      if (event === 'tick') return void this.ticks.push(args[0] as { time: number; offset: string });
       this.received.push({ event, args });
       this.notify();
     });

@@ -3,7 +3,7 @@ import { A, type RouteSectionProps } from '@solidjs/router';
 import { Match, Show, Switch, createSignal, onCleanup } from 'solid-js';
 import { Tooltip } from './components/Tooltip.js';
 import { HubContext } from './context.js';
-import { setTimeZone, timeZone } from './format.js';
+import { clock, setTimeZone, timeZone } from './format.js';
 import { createHubStore, saveToken, savedToken, type HubStore } from './store.js';
 
 const THEME_KEY = 'statehub.theme';
@@ -61,7 +61,14 @@ export function App(props: RouteSectionProps) {
 
 function ConnectionPill(props: { store: HubStore }) {
   const label = () =>
-    ({ connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', resynced: 'live · resynced', refused: 'refused' })[props.store.connection()];
+    ({
+      connecting: 'connecting…',
+      live: 'live',
+      stalled: `stalled since ${clock(new Date(props.store.lastHeardAt()).toISOString())}`,
+      reconnecting: 'reconnecting…',
+      resynced: 'live · resynced',
+      refused: 'refused',
+    })[props.store.connection()];
   return (
     <span class={`pill connection-${props.store.connection()}`} role="status" aria-live="polite" data-connection={props.store.connection()}>
       {label()}

@@ -40,6 +40,8 @@ export interface HubStore {
   readonly refusal: Accessor<{ code: string; message: string } | undefined>;
   /** The hub's time, epoch ms: this machine's clock corrected by what the hub said its clock read. */
   now(): number;
+  /** When the hub was last heard from (the hub's time, epoch ms): what "stalled since" names. */
+  lastHeardAt(): number;
   actor(id: string): RemoteActor;
   /**
    * Calls `listener` with every change of the actor, none skipped or merged (unlike the
@@ -137,6 +139,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
     connection,
     refusal,
     now: () => Date.now() + monitor.clockOffset,
+    lastHeardAt: () => monitor.lastHeardAt + monitor.clockOffset,
     actor(id) {
       return {
         id,
