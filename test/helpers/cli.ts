@@ -25,7 +25,20 @@ export function statehub(args: string[], env: Record<string, string> = {}, under
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   const [command, ...prefix] = under.length > 0 ? under : [process.execPath];
   const argv = under.length > 0 ? [...prefix, process.execPath, CLI, ...args] : [CLI, ...args];
-  const child = spawn(command as string, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A wrapper such as faketime forks the command rather than becoming it: each runs in a process
+  // group of its own, so that killing the group leaves no orphan.
+  const child = spawn(command as string, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: under.length > 0 });
+  const kill = (signal: NodeJS.Signals) => {
+    if (under.length > 0 && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal);
+        return;
+      } catch {
+        // the group is gone already
+      }
+    }
+    child.kill(signal);
+  };
   let output = '';
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {
@@ -37,8 +50,8 @@ export function statehub(args: string[], env: Record<string, string> = {}, under
   const exit = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
+      kill('SIGCONT');
+      kill('SIGKILL');
     }
     await exit;
   });
