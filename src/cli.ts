@@ -88,7 +88,9 @@ program
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .addOption(logFormatOption())
   .action(async (options) => {
+    const logger = commandLogger(options.logFormat as LogFormat | undefined);
     const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
     const worker = createWorker({
       hub: options.hub,
@@ -97,7 +99,7 @@ program
       ...(options.token && { token: options.token }),
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
-      log: (message) => console.error(`[${new Date().toISOString()}] ${message}`),
+      log: (message) => logger.info(message),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
     await worker.ready();

@@ -56,7 +56,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     }, interval * (0.5 + Math.random()));
   };
   next();
-  console.log(`statehub demo is running: open ${hub.url} (Ctrl-C to stop)`);
+  hub.log.info(`statehub demo is running: open ${hub.url} (Ctrl-C to stop)`);
   return {
     hub,
     workers,

@@ -79,7 +79,8 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);
-    if (hubError.code === 'internal' || hubError.code === 'unavailable') deps.log.error({ err: error }, `${hubError.code}: ${hubError.message}`);
+    // A store that does not answer is logged once by the hub (its availability), not per request.
+    if (hubError.code === 'internal') deps.log.error({ err: error }, `internal: ${hubError.message}`);
     void reply.status(hubError.status).send(hubError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {

@@ -7,7 +7,7 @@ import { WORKER_TIMING_DEFAULTS, type WorkerTimings } from '../../machines/worke
 import type { WorkerLimits } from '../protocol/worker.js';
 import { MemoryStore } from '../store/memory.js';
 import { RedisStore } from '../store/redis.js';
-import type { Store } from '../store/store.js';
+import { StoreUnavailableError, type Store } from '../store/store.js';
 import { ActorHost } from './actor-host.js';
 import { Auth, type Tokens } from './auth.js';
 import { Dispatcher } from './dispatch.js';
@@ -100,7 +100,11 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const maxResultBytes = options.maxResultBytes ?? MiB;
   const limits: WorkerLimits = { maxResultBytes, maxMessageBytes: maxResultBytes + MiB };
   const auth = new Auth(options.tokens);
-  const onError = (error: unknown) => log.error({ err: error }, 'hub error');
+  const onError = errorLog(log);
+  // One line when the store stops answering and one when it is back, not one per failed step.
+  const stopAvailability = store.onAvailability((available, reason) =>
+    available ? log.info(`the ${store.kind} store answers again`) : log.warn(`the ${store.kind} store does not answer: ${reason}; writes answer 503 until it does`),
+  );
 
   const host = new ActorHost(store);
   const presence = new Presence(host, timings);
@@ -168,11 +172,12 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
   timers.start();
   retention.start();
-  log.info(
+  const exposed = !auth.enabled && !isLoopback(listenHost);
+  log[exposed ? 'warn' : 'info'](
     { url, store: store.kind, auth: auth.enabled ? 'tokens' : 'open' },
     auth.enabled
       ? `statehub hub listening on ${url}`
-      : `statehub hub listening on ${url} without tokens${isLoopback(listenHost) ? ' (loopback only)' : ': anyone who can reach it may use it'}`,
+      : `statehub hub listening on ${url} without tokens${exposed ? ': anyone who can reach it may use it' : ' (loopback only)'}`,
   );
 
   return {
@@ -193,6 +198,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       unsubscribe();
+      stopAvailability();
       feed.close();
       if (ownStore) await store.close();
     },
@@ -209,6 +215,28 @@ export function loggedError(error: unknown): Record<string, unknown> {
   const { type, message, stack } = pino.stdSerializers.err(error);
   const { code } = error as { code?: unknown };
   return { type, message, stack, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) };
+}
+
+/**
+ * Where the hub's background work (timers, dispatch, retention) reports failures. A store that
+ * does not answer is told once by its availability (above), not by every step that ran into it;
+ * the same error again within a minute is counted, not logged again.
+ */
+function errorLog(log: Logger): (error: unknown) => void {
+  const seen = new Map<string, { at: number; repeats: number }>();
+  return (error) => {
+    if (error instanceof StoreUnavailableError) return;
+    const message = error instanceof Error ? error.message : String(error);
+    const now = Date.now();
+    const last = seen.get(message);
+    if (last && now - last.at < 60_000) {
+      last.repeats += 1;
+      return;
+    }
+    seen.set(message, { at: now, repeats: 0 });
+    if (seen.size > 100) seen.delete(seen.keys().next().value as string);
+    log.error({ err: error, ...(last?.repeats ? { repeatedSinceLastLogged: last.repeats } : {}) }, 'hub error');
+  };
 }
 
 function isLoopback(host: string): boolean {

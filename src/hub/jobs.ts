@@ -87,7 +87,7 @@ export class Jobs {
       });
       return value;
     } catch (error) {
-      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (!(error instanceof StoreUnavailableError) || !error.maybeApplied) throw error;
       throw new HubError('unavailable', `${error.message}; the jobs may have been stored all the same: read them by id (details.ids) before submitting again`, { ids });
     }
   }

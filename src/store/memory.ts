@@ -143,6 +143,11 @@ export class MemoryStore implements Store {
     return this.offsetOf(this.lastN);
   }
 
+  /** Always answers. */
+  onAvailability(): () => void {
+    return () => {};
+  }
+
   /** Nothing committed here is ever lost before it is delivered. */
   onGap(): () => void {
     return () => {};

@@ -59,6 +59,9 @@ export class RedisStore implements Store {
   private readonly prefix: string;
   private readonly listeners = new Set<(entries: LogEntry[]) => void>();
   private readonly gapListeners = new Set<() => void>();
+  private readonly availabilityListeners = new Set<(available: boolean, reason?: string) => void>();
+  private available = true;
+  private lastFailureAt = 0;
   private readonly tailing: Promise<void>;
   private lastSeen = '0-0';
   /** Snapshots waiting for the tail to reach the log's end as it was when they asked. */
@@ -363,9 +366,15 @@ export class RedisStore implements Store {
     this.waiting = still;
   }
 
+  onAvailability(listener: (available: boolean, reason?: string) => void): () => void {
+    this.availabilityListeners.add(listener);
+    return () => this.availabilityListeners.delete(listener);
+  }
+
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let answer: T;
     try {
-      return await run();
+      answer = await run();
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       if (message.startsWith('CONFLICT ')) throw new ConflictError(message.slice('CONFLICT '.length));
@@ -374,8 +383,22 @@ export class RedisStore implements Store {
         this.clock.advanceTo(Number(message.slice('CLOCK '.length)));
         throw new ConflictError(`the log is stamped ${message.slice('CLOCK '.length)} ms: this hub's clock reading was behind`);
       }
-      throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error });
+      // ioredis refuses at once what it cannot send (no connection, offline queue off): that never left.
+      const unsent = /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(message);
+      this.setAvailable(false, message);
+      throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error, maybeApplied: !unsent });
     }
+    this.setAvailable(true);
+    return answer;
+  }
+
+  /** Down at the first failure; up again only once it answered with no failure for a second (a restarting Redis answers, then says it is loading). */
+  private setAvailable(available: boolean, reason?: string): void {
+    const now = Date.now();
+    if (!available) this.lastFailureAt = now;
+    if (this.available === available || (available && now - this.lastFailureAt < 1_000)) return;
+    this.available = available;
+    for (const listener of this.availabilityListeners) listener(available, reason);
   }
 
   private offsetOf(streamId: string): string {

@@ -45,11 +45,18 @@ export class ConflictError extends Error {
   }
 }
 
-/** The store cannot be reached or refused the operation; nothing was written. */
+/**
+ * The store cannot be reached or did not answer. `maybeApplied`: the request went out and its
+ * answer did not come back (a timeout, a connection lost while waiting), so a write may have been
+ * made all the same; false when it never left.
+ */
 export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly maybeApplied: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; maybeApplied?: boolean }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+    this.maybeApplied = options?.maybeApplied ?? false;
   }
 }
 
@@ -124,5 +131,10 @@ export interface Store {
   nextDueAt(): Promise<number | undefined>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
+  /**
+   * Calls `listener` when the store stops answering (with why) and when it answers again: what an
+   * operator reads in the log. The memory store always answers.
+   */
+  onAvailability(listener: (available: boolean, reason?: string) => void): () => void;
   close(): Promise<void>;
 }

@@ -281,7 +281,8 @@ export function createWorker(options: WorkerOptions): Worker {
       connectorsStarted = true;
       for (const actor of connectors.values()) actor.start();
     }
-    log(`worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${options.hub} (${connectors.size} connectors)`);
+    lastRefusal = { message: '', at: 0 };
+    log(`worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${options.hub} (${connectors.size} ${connectors.size === 1 ? 'connector' : 'connectors'})`);
     readyResolve();
   }
 
@@ -303,9 +304,15 @@ export function createWorker(options: WorkerOptions): Worker {
     log(`worker ${id} disconnected from the hub (${reason})`);
     pause();
   });
-  socket.on('connect_error', (error: Error & { data?: { message?: string } }) => {
-    const message = error.data?.message ?? error.message;
-    log(`worker ${id} cannot connect to ${options.hub}: ${message}`);
+  // A hub that is down is tried every half second: say so when the reason changes, and every 30 s.
+  let lastRefusal = { message: '', at: 0 };
+  socket.on('connect_error', (error: Error & { data?: { message?: string }; description?: { message?: string } }) => {
+    const message = error.data?.message ?? error.description?.message ?? error.message;
+    const now = Date.now();
+    if (message !== lastRefusal.message || now - lastRefusal.at >= 30_000) {
+      log(`worker ${id} cannot connect to ${options.hub}: ${message}${error.data ? '' : ' (trying again)'}`);
+      lastRefusal = { message, at: now };
+    }
     // A refusal by the hub (bad token...) is final; a hub that is down is retried by the client.
     if (error.data) readyReject(new Error(`hub refused worker ${id}: ${message}`));
   });

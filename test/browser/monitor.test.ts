@@ -136,6 +136,25 @@ describe('the monitor UI', () => {
     expect(open.errors).toEqual([]);
   });
 
+  it('keeps a badge focused from the keyboard, its tooltip open and up to date, while the records around it change', async () => {
+    const hub = await testHub();
+    await testWorker(hub, { id: 'w1', machineId: 'm1', simulations: 2 });
+    const open = await openPage(browser(), hub.url);
+    await live(open);
+    await open.page.waitForSelector('.badge[data-id="w1/simulation-1"][data-state="idle"]');
+    await open.page.focus('.badge[data-id="w1/simulation-1"]');
+    // Changes all around it: jobs on both connectors, a second worker on the machine.
+    for (let index = 0; index < 6; index++) await submit(hub, { type: 'simulation', payload: { durationMs: 150, steps: 3 } });
+    await testWorker(hub, { id: 'w2', machineId: 'm1' });
+    await open.page.waitForSelector('li.worker[data-id="w2"]');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await open.page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.id)).toBe('w1/simulation-1');
+    const tooltip = await open.page.textContent('[role="tooltip"]');
+    expect(tooltip).toMatch(/^w1\/simulation-1: \w+ since \d+ s ago/);
+    expect(tooltip).toBe(await open.page.getAttribute('.badge[data-id="w1/simulation-1"]', 'data-tip'));
+    expect(open.errors).toEqual([]);
+  });
+
   it('asks for a token when the hub needs one, says when it is refused, and goes live with a good one', async () => {
     const hub = await testHub({ tokens: { 'm-secret': 'monitor', 'w-secret': 'worker' } });
     const open = await openPage(browser(), hub.url, { colorScheme: 'dark' });

@@ -133,7 +133,7 @@ describe('a commit whose answer is lost', () => {
       lose = false;
       override async commit(commit: Commit) {
         const entries = await super.commit(commit);
-        if (this.lose && commit.records.some((record) => record.kind === 'job')) throw new StoreUnavailableError('Redis did not answer commit: timed out');
+        if (this.lose && commit.records.some((record) => record.kind === 'job')) throw new StoreUnavailableError('Redis did not answer commit: timed out', { maybeApplied: true });
         return entries;
       }
     }

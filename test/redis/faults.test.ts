@@ -217,6 +217,8 @@ describe('faults with real processes on one Redis', () => {
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('unavailable');
     expect(refused.body.error.message).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+ did not answer/);
+    // The commit never left (no connection): nothing to check by id.
+    expect(refused.body.error.details).toBeUndefined();
     const health = await api(url, 'GET', '/healthz');
     expect(health.status).toBe(503);
     expect(health.body.error.message).toMatch(/the redis store does not answer/);
@@ -230,6 +232,12 @@ describe('faults with real processes on one Redis', () => {
     const [final] = (await finals(url, [accepted.body.id])).values();
     expect(final.state).toBe('completed');
     expect(process.process.exitCode).toBeNull();
+    // The log says it once each way, not once per step that ran into it.
+    const count = (text: string) => process.output().split('\n').filter((line) => line.includes(text)).length;
+    await expect.poll(() => count('the redis store answers again')).toBe(1);
+    expect(count('writes answer 503 until it does')).toBe(1);
+    const lines = process.output().split('\n');
+    expect(lines.filter((line) => line.includes('"msg":"hub error"'))).toEqual([]);
   });
 
   it('(e) durable timers still fire after every hub was killed and one started again', async () => {

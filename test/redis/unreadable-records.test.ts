@@ -2,7 +2,7 @@
  * A record that somehow got into Redis (written by an older version, or by hand) fails only its
  * own actor's reads, with a clear error: never the snapshot, the stream, a restart or another actor.
  */
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { startHub, type Hub } from 'statehub';
 import { api, snapshot, submit, testRecording, testWorker, FAST_TIMINGS } from '../helpers/hub.js';
@@ -16,6 +16,13 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 let prefixes = 0;
+
+/** The warnings a store gives for what it leaves out (kept off the test output, and checked). */
+function warnings(): () => string[] {
+  const spy = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+  onTestFinished(() => spy.mockRestore());
+  return () => spy.mock.calls.map((call) => String(call[0]));
+}
 
 async function redisHub(prefix: string, port = 0): Promise<Hub> {
   const hub = await startHub({ port, logger: false, timings: FAST_TIMINGS, redis: server.url, redisPrefix: prefix });
@@ -46,6 +53,7 @@ const poisons = {
 describe('an unreadable record in Redis', () => {
   for (const [name, text] of Object.entries(poisons)) {
     it(`(${name}) fails its own reads with a clear 500; the snapshot, the stream, a restarted hub and the other actors work`, async () => {
+      const warned = warnings();
       const prefix = `poison-${++prefixes}`;
       const hub = await redisHub(prefix);
       await testWorker(hub, { id: 'w1' });
@@ -68,10 +76,12 @@ describe('an unreadable record in Redis', () => {
       const recording = await testRecording(fresh);
       const after = await submit(fresh, { type: 'simulation', payload: { durationMs: 1, steps: 1 } });
       await recording.waitFor(after.id, 'completed');
+      expect(warned().some((text) => text.startsWith('the stored record of job_poison cannot be read: '))).toBe(true);
     });
   }
 
   it('in the log itself is skipped by every hub tailing it; the changes after it still arrive', async () => {
+    const warned = warnings();
     const prefix = `poison-${++prefixes}`;
     const hub = await redisHub(prefix);
     const other = await redisHub(prefix);
@@ -82,5 +92,6 @@ describe('an unreadable record in Redis', () => {
     await recording.waitFor(job.id, 'completed');
     expect(recording.view.has('job_poison')).toBe(false);
     expect(recording.monitor.view.problems).toEqual([]);
+    expect(warned().some((text) => /cannot be read: .*nests deeper than the limit of 256 levels/.test(text))).toBe(true);
   });
 });

@@ -9,7 +9,7 @@
  * asserts how long anything takes.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { JobContext, Requirements } from '../../machines/job.js';
 import type { ActorRecord, Kind, LogEntry } from '../../src/protocol/record.js';
 import { meetsRequirements } from '../../src/protocol/requirements.js';
@@ -591,7 +591,9 @@ export function describeStoreContract(
         expect(dropped).toEqual(first);
       });
 
-      it('a subscriber that throws neither fails the commit nor starves the other subscribers', async () => {
+      it('a subscriber that throws neither fails the commit nor starves the other subscribers, and it is told as a warning', async () => {
+        const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+        onTestFinished(() => warnings.mockRestore());
         const store = await open();
         const received: LogEntry[] = [];
         store.subscribe(() => {
@@ -603,6 +605,7 @@ export function describeStoreContract(
         expect(entries.map((entry) => entry.record)).toEqual([w1]);
         await eventually(() => expect(received).toEqual(entries));
         expect(await store.get('w1')).toEqual(w1);
+        expect(String(warnings.mock.calls[0]?.[0])).toMatch(/^a store listener failed: Error: listener failed/);
       });
     });
 

@@ -1,5 +1,5 @@
 /** A machine with its workers, each with its connector badges. Offline stays visible, greyed, until removed. */
-import { For, Show, createSignal } from 'solid-js';
+import { Index, Show, createSignal } from 'solid-js';
 import type { MachineGroup } from '../model.js';
 import { useHub } from '../context.js';
 import { ago } from '../format.js';
@@ -40,29 +40,30 @@ export function MachineCard(props: { group: MachineGroup; now: number }) {
         <p class="error">{error()}</p>
       </Show>
       <ul class="workers">
-        <For each={props.group.workers}>
+        {/* Index, not For: rows keep their elements as records change, so a focused badge keeps its focus (and its tooltip). */}
+        <Index each={props.group.workers}>
           {(group) => (
-            <li class={`worker state-${group.worker.state}`} data-id={group.worker.id} data-state={group.worker.state}>
+            <li class={`worker state-${group().worker.state}`} data-id={group().worker.id} data-state={group().worker.state}>
               <div class="worker-head">
-                <span class="worker-id">{group.worker.id}</span>
-                <StateLabel state={group.worker.state} />
-                <Show when={group.worker.state === 'stale'}>
-                  <span class="warning">stale since {ago(stateSince(group.worker), props.now)}: no heartbeat for {staleAfter(group.worker)}</span>
+                <span class="worker-id">{group().worker.id}</span>
+                <StateLabel state={group().worker.state} />
+                <Show when={group().worker.state === 'stale'}>
+                  <span class="warning">stale since {ago(stateSince(group().worker), props.now)}: no heartbeat for {staleAfter(group().worker)}</span>
                 </Show>
-                <Show when={group.worker.state === 'offline' && state() !== 'offline'}>
-                  <button class="link" onClick={() => remove(group.worker.id)}>
+                <Show when={group().worker.state === 'offline' && state() !== 'offline'}>
+                  <button class="link" onClick={() => remove(group().worker.id)}>
                     remove
                   </button>
                 </Show>
               </div>
               <div class="badges">
-                <For each={group.connectors} fallback={<span class="muted">no connectors</span>}>
-                  {(connector) => <ConnectorBadge connector={connector} now={props.now} />}
-                </For>
+                <Index each={group().connectors} fallback={<span class="muted">no connectors</span>}>
+                  {(connector) => <ConnectorBadge connector={connector()} now={props.now} />}
+                </Index>
               </div>
             </li>
           )}
-        </For>
+        </Index>
       </ul>
     </section>
   );

@@ -41,6 +41,13 @@ export function ThroughputChart(props: { buckets: Bucket[]; bucketMs: number; no
           )}
         </For>
       </svg>
+      <div class="axis" aria-hidden="true">
+        <span>15 min ago</span>
+        <span>
+          tallest bar: {max()} {max() === 1 ? 'job' : 'jobs'} in {props.bucketMs / 1000} s
+        </span>
+        <span>now</span>
+      </div>
       <figcaption>
         last 15 min: <strong>{totals().completed.toLocaleString()}</strong> completed, <strong class="error">{totals().failed.toLocaleString()}</strong> failed ·{' '}
         {recentRate().toFixed(1)} jobs/s lately

@@ -140,8 +140,11 @@ export function Job() {
                 </thead>
                 <tbody>
                   <For each={history.entries()}>
-                    {({ record: item }) => {
+                    {({ record: item }, index) => {
                       const c = item.snapshot.context as unknown as JobContext;
+                      // An error shows on the change that recorded it; the rows after it only keep it.
+                      const before = () => history.entries()[index() - 1]?.record.snapshot.context as unknown as JobContext | undefined;
+                      const newError = () => (c.error && c.error.message !== before()?.error?.message ? c.error.message : '');
                       return (
                         <tr data-state={item.state} data-seq={item.seq}>
                           <td>{item.seq}</td>
@@ -152,7 +155,7 @@ export function Job() {
                           <td>{c.progress}%</td>
                           <td>{c.attempts}</td>
                           <td>{c.workerId ?? ''}</td>
-                          <td>{c.error?.message ?? ''}</td>
+                          <td>{newError()}</td>
                         </tr>
                       );
                     }}

@@ -116,7 +116,9 @@ export function Jobs() {
                             {String(jobField(row(), 'attempts'))}/{String(jobField(row(), 'maxAttempts'))}
                           </span>
                           <span role="cell" class="cell col-priority">{String(jobField(row(), 'priority'))}</span>
-                          <span role="cell" class="cell col-worker">{String(jobField(row(), 'workerId') ?? '')}</span>
+                          <span role="cell" class="cell col-worker" title={String(jobField(row(), 'workerId') ?? '')}>
+                            {String(jobField(row(), 'workerId') ?? '')}
+                          </span>
                           <span role="cell" class="cell col-updatedAt" title={row().updatedAt}>
                             {ago(row().updatedAt, now())}
                           </span>

@@ -1,6 +1,6 @@
 /** The overview: job counts, throughput, warnings that need a person, and every machine. */
 import { A } from '@solidjs/router';
-import { For, Show, createMemo, createResource, onCleanup } from 'solid-js';
+import { For, Index, Show, createEffect, createMemo, createResource, on, onCleanup } from 'solid-js';
 import { MachineCard } from '../components/MachineCard.js';
 import { ThroughputChart, type Bucket } from '../components/ThroughputChart.js';
 import { useHub } from '../context.js';
@@ -14,8 +14,21 @@ export function Overview() {
   const counts = createMemo(() => (hub.jobs(), hub.model.jobCounts()));
   const machines = createMemo(() => (hub.topology(), hub.model.machines()));
   const [throughput, { refetch }] = createResource(() => hub.api<{ bucketMs: number; buckets: Bucket[] }>('/api/throughput'));
-  const refresh = setInterval(() => void refetch(), 5_000);
-  onCleanup(() => clearInterval(refresh));
+  // Read again once a second while jobs change (so the chart keeps up with the tiles), and every 10 s
+  // anyway (buckets slide out of the window).
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  const soon = () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      void refetch();
+    }, 1_000);
+  };
+  createEffect(on(hub.jobs, soon, { defer: true }));
+  const refresh = setInterval(() => void refetch(), 10_000);
+  onCleanup(() => {
+    clearInterval(refresh);
+    clearTimeout(pending);
+  });
 
   /** Types with pending jobs and no connector online to take them: the queue that only looks busy. */
   const unserved = createMemo(() => {
@@ -79,7 +92,7 @@ export function Overview() {
           }
         >
           <div class="machines">
-            <For each={machines()}>{(group) => <MachineCard group={group} now={now()} />}</For>
+            <Index each={machines()}>{(group) => <MachineCard group={group()} now={now()} />}</Index>
           </div>
         </Show>
       </section>
