@@ -19,6 +19,8 @@ import { Transaction, type Effect, type TransactionEnv } from './transaction.js'
 export type BeforeCommit = (tx: Transaction) => Promise<void>;
 
 const MAX_ATTEMPTS = 20;
+/** Steps made again only to be stamped later: each is cheap (no store read), but not endless. */
+const MAX_RESTAMPS = 100;
 
 /**
  * Encodes every record before it is committed (the text is kept for everyone who sends it), so a
@@ -39,6 +41,8 @@ export class ActorHost {
   private readonly env: TransactionEnv;
   private readonly beforeCommit: BeforeCommit[] = [];
   private readonly timerListeners = new Set<(dueAt: number) => void>();
+  /** The latest time a commit of this hub was stamped with. */
+  private lastSent = 0;
 
   constructor(
     readonly store: Store,
@@ -82,16 +86,23 @@ export class ActorHost {
    * conditional on that timer still existing (and removes it).
    */
   async run<T>(work: (tx: Transaction) => Promise<T>, consumeTimer?: TimerRef): Promise<{ value: T; entries: LogEntry[] }> {
-    for (let attempt = 1; ; attempt++) {
-      const tx = new Transaction(this.env, this.clock(), consumeTimer, attempt > 1);
+    let conflicts = 0;
+    let fresh = false;
+    for (let restamps = 0; ; ) {
+      const tx = new Transaction(this.env, this.clock(), consumeTimer, fresh);
       const value = await work(tx);
       for (const hook of this.beforeCommit) await hook(tx);
       const args = tx.commitArgs();
       if (args.records.length === 0 && args.setTimers.length === 0 && args.clearTimers.length === 0 && consumeTimer === undefined) {
         return { value, entries: [] };
       }
+      // The log never goes back in time. A step of this hub that began before another one was sent
+      // is made again, stamped later, from what this hub holds (no read of the store): cheaper than
+      // the store's refusal, which is kept for steps of other hubs.
+      if (args.records.length > 0 && tx.now < this.lastSent && restamps++ < MAX_RESTAMPS) continue;
       encodable(args.records);
       try {
+        if (args.records.length > 0) this.lastSent = Math.max(this.lastSent, tx.now);
         const entries = await this.store.commit(args);
         // This hub's next steps see its own writes before the log brings them back.
         if (this.env.cache) for (const record of args.records) this.env.cache.learn(record);
@@ -100,7 +111,8 @@ export class ActorHost {
         if (dueAt !== undefined) for (const listener of this.timerListeners) listener(dueAt);
         return { value, entries };
       } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+        if (!(error instanceof ConflictError) || ++conflicts >= MAX_ATTEMPTS) throw error;
+        fresh = true;
       }
     }
   }

@@ -8,6 +8,8 @@ import { checkShape } from '../protocol/shape.js';
 
 /** Deeper than any record a hub writes (bodies nest at most 64 levels), well short of what encoding them would overflow. */
 const MAX_RECORD_DEPTH = 256;
+/** A text this short cannot nest deeper than the bound: it takes two brackets a level. */
+const SHALLOW_TEXT = 2 * MAX_RECORD_DEPTH;
 const KIND_SET = new Set<string>(KINDS);
 
 /** A stored record that is not one: `id` when it is known (from where it was stored). */
@@ -49,6 +51,7 @@ export function parseRecord(text: string, id?: string): ActorRecord {
 }
 
 function tooDeep(text: string, record: object): string | undefined {
+  if (text.length <= SHALLOW_TEXT) return undefined;
   // A text with fewer brackets than the bound cannot nest deeper: most records need no walk.
   let brackets = 0;
   for (let index = 0; index < text.length && brackets <= MAX_RECORD_DEPTH; index++) {
