@@ -7,6 +7,7 @@ export { Monitor, type MonitorOptions, type ConnectionState } from './client/mon
 export { View, type ViewChange } from './client/view.js';
 export { KINDS, topState, type ActorRecord, type Kind, type LogEntry, type Snapshot, type PersistedSnapshot } from './protocol/record.js';
 export type { Filter } from './protocol/monitor.js';
+export { applyDelta, toDelta, DeltaBaseError, type DeltaEntry, type StreamEntry, type PatchOperation } from './protocol/delta.js';
 export type { JobSubmission } from './protocol/jobs.js';
 export { HubError, type ErrorBody, type ErrorCode } from './protocol/errors.js';
 export type { Tokens, Role } from './hub/auth.js';

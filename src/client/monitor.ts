@@ -8,7 +8,8 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { TIME_HEADER, recordFilter, type Filter } from '../protocol/monitor.js';
-import type { LogEntry, Snapshot } from '../protocol/record.js';
+import { applyDelta, type StreamEntry } from '../protocol/delta.js';
+import type { ActorRecord, LogEntry, Snapshot } from '../protocol/record.js';
 import { View } from './view.js';
 
 /**
@@ -30,6 +31,8 @@ export interface MonitorOptions {
   socket?: Record<string, unknown>;
   /** Where the first snapshot comes from. Default `http`. */
   firstSnapshot?: 'http' | 'socket';
+  /** Live changes as deltas against the previous record (whole records otherwise). Default true. */
+  deltas?: boolean;
   /** Silence (ms) after which a live monitor is `stalled`. Default 3,000. */
   stallAfterMs?: number;
   /** Silence (ms) after which a stalled monitor drops the connection and reconnects with `since`. Default 10,000. */
@@ -77,10 +80,15 @@ export class Monitor {
       ...options.socket,
       // Evaluated on every (re)connection: resume from what the view already holds.
       auth: (send: (auth: object) => void) =>
-        send({ token: options.token, since: this.view.offset, ...(options.filter ? { filter: options.filter } : {}) }),
+        send({
+          token: options.token,
+          since: this.view.offset,
+          deltas: options.deltas ?? true,
+          ...(options.filter ? { filter: options.filter } : {}),
+        }),
     });
     this.socket.on('snapshot', (snapshot: Snapshot) => this.view.applySnapshot(snapshot));
-    this.socket.on('transitions', (entries: LogEntry[]) => this.view.applyTransitions(entries));
+    this.socket.on('transitions', (entries: StreamEntry[]) => this.applyStream(entries));
     this.socket.on('synced', ({ via, time }: { offset: string; via: 'snapshot' | 'replay'; time?: number }) => {
       this.learnTime(time, Date.now());
       this.lastSync = this.lastSync === undefined && this.fetchedFirst ? 'snapshot' : via;
@@ -136,6 +144,36 @@ export class Monitor {
     const snapshot = (await response.json()) as Snapshot;
     const matches = recordFilter(this.options.filter);
     return matches ? { ...snapshot, records: snapshot.records.filter(matches) } : snapshot;
+  }
+
+  /**
+   * Turns deltas into records against what the view holds (or an earlier entry of the batch)
+   * and applies them. A delta that does not follow is a broken promise: it is noted in the
+   * view's problems, what came before it is kept, and the monitor reconnects to be sent whole
+   * records from there (a resume with `since`).
+   */
+  private applyStream(entries: StreamEntry[]): void {
+    const records: LogEntry[] = [];
+    const batch = new Map<string, ActorRecord>();
+    for (const entry of entries) {
+      if ('record' in entry) {
+        records.push(entry);
+        batch.set(entry.record.id, entry.record);
+        continue;
+      }
+      let record: ActorRecord;
+      try {
+        record = applyDelta(batch.get(entry.delta.id) ?? this.view.records.get(entry.delta.id), entry);
+      } catch (error) {
+        this.view.applyTransitions(records);
+        this.view.problems.push(`${(error as Error).message} (offset ${entry.offset}): resyncing`);
+        this.socket.io.engine?.close();
+        return;
+      }
+      records.push({ offset: entry.offset, record });
+      batch.set(record.id, record);
+    }
+    this.view.applyTransitions(records);
   }
 
   /** The hub said its clock read `time` at about `localTime` on this one. */

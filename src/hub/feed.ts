@@ -4,7 +4,8 @@
  * agree: an observer gets a snapshot at offset O (or a replay up to O) and then exactly the
  * changes after O, with nothing missed and nothing twice.
  */
-import type { LogEntry, Snapshot } from '../protocol/record.js';
+import { toDelta, type StreamEntry } from '../protocol/delta.js';
+import type { ActorRecord, LogEntry, Snapshot } from '../protocol/record.js';
 import { recordFilter, type Filter } from '../protocol/monitor.js';
 import type { Store } from '../store/store.js';
 
@@ -33,12 +34,18 @@ export class Feed {
   /** Joins waiting for the store's deliveries to reach their initial offset. */
   private waiting: Array<{ offset: string; resume: () => void }> = [];
   private readonly unsubscribe: Array<() => void>;
+  /** Each live actor's last record handed out: what its next change is a delta against. */
+  private readonly latest = new Map<string, ActorRecord>();
+  /** The record each handed-out entry follows (seq - 1), while an observer may still ask for its delta. */
+  private readonly bases = new WeakMap<LogEntry, ActorRecord>();
+  private readonly deltas = new WeakMap<LogEntry, StreamEntry>();
 
   constructor(private readonly store: Store) {
     this.unsubscribe = [
       store.subscribe((entries) => this.enqueue(entries)),
       // Observers missed changes: they must start over (their resume finds the gap and gets a snapshot).
       store.onGap(() => {
+        this.latest.clear();
         this.resumeWaiting(true);
         for (const reset of this.resets) reset();
       }),
@@ -107,12 +114,37 @@ export class Feed {
     if (this.queued.length === 0) return;
     const entries = this.queued;
     this.queued = [];
+    for (const entry of entries) this.track(entry);
     for (const buffer of this.syncing) for (const entry of entries) buffer.push(entry);
     for (const broadcast of this.broadcasts) broadcast(entries);
     for (const [follower, matches] of this.followers) {
       const matching = matches ? entries.filter(matches) : entries;
       if (matching.length > 0) follower.push(matching);
     }
+  }
+
+  /**
+   * The entry as a delta against the actor's previous record, for observers that asked for
+   * deltas (made once, whoever asks); the whole entry when this hub has not handed out that
+   * previous record (the actor's first change, or its first since this hub started).
+   */
+  streamEntry(entry: LogEntry): StreamEntry {
+    let sent = this.deltas.get(entry);
+    if (!sent) {
+      const base = this.bases.get(entry);
+      sent = base ? toDelta(entry.offset, base, entry.record) : entry;
+      this.deltas.set(entry, sent);
+    }
+    return sent;
+  }
+
+  private track(entry: LogEntry): void {
+    const { record } = entry;
+    const base = this.latest.get(record.id);
+    if (base && base.seq === record.seq - 1) this.bases.set(entry, base);
+    // After a removal the actor's next record (if it ever has one) goes whole.
+    if (record.removed) this.latest.delete(record.id);
+    else this.latest.set(record.id, record);
   }
 
   close(): void {

@@ -16,6 +16,8 @@ import type { Feed } from './feed.js';
 import type { SocketRate } from './socket-rate.js';
 
 const LIVE_ROOM = 'live';
+/** Unfiltered monitors that asked for deltas. */
+const DELTA_ROOM = 'live:deltas';
 /** A monitor hears from the hub at least this often (ms): changes, or else a tick. */
 export const TICK_MS = 1_000;
 /** Replays and catch-ups are sent in batches of at most this many changes. */
@@ -66,21 +68,23 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
   });
   let lastBroadcastAt = Date.now();
   const stopBroadcast = feed.onBroadcast((entries) => {
-    const room = nsp.adapter.rooms.get(LIVE_ROOM);
-    if (!room || room.size === 0) return;
-    nsp.to(LIVE_ROOM).emit('transitions', entries);
+    for (const name of [LIVE_ROOM, DELTA_ROOM]) {
+      const room = nsp.adapter.rooms.get(name);
+      if (!room || room.size === 0) continue;
+      nsp.to(name).emit('transitions', name === DELTA_ROOM ? entries.map((entry) => feed.streamEntry(entry)) : entries);
+      for (const id of room) cutOffIfBehind(nsp.sockets.get(id), options.maxQueuedPackets);
+    }
     lastBroadcastAt = Date.now();
-    for (const id of room) cutOffIfBehind(nsp.sockets.get(id), options.maxQueuedPackets);
   });
   // A monitor that hears nothing for a while cannot tell a quiet hub from a dead path: every
   // second without anything else, it gets a tick (the hub's time and log offset).
   const ticker = setInterval(() => {
     const now = Date.now();
     const tick = { time: feed.now(), offset: feed.delivered() };
-    if (now - lastBroadcastAt >= TICK_MS) nsp.to(LIVE_ROOM).emit('tick', tick);
+    if (now - lastBroadcastAt >= TICK_MS) nsp.to([LIVE_ROOM, DELTA_ROOM]).emit('tick', tick);
     for (const socket of nsp.sockets.values()) {
       const sentAt = socket.data.sentAt as number | undefined;
-      if (!socket.rooms.has(LIVE_ROOM) && sentAt !== undefined && now - sentAt >= TICK_MS) sendTo(socket, 'tick', tick);
+      if (!socket.rooms.has(LIVE_ROOM) && !socket.rooms.has(DELTA_ROOM) && sentAt !== undefined && now - sentAt >= TICK_MS) sendTo(socket, 'tick', tick);
     }
   }, TICK_MS);
   ticker.unref();
@@ -96,7 +100,7 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
   const follower = filtered
     ? {
         push: (entries: LogEntry[]) => {
-          sendTo(socket, 'transitions', entries);
+          sendTo(socket, 'transitions', request.deltas ? entries.map((entry) => feed.streamEntry(entry)) : entries);
           cutOffIfBehind(socket, options.maxQueuedPackets);
         },
       }
@@ -114,7 +118,7 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
       const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
       // Tells the client it is caught up (a resume that missed nothing sends no other event).
       sendTo(socket, 'synced', { offset, via: initial.type, time: feed.now() });
-      if (!filtered) void socket.join(LIVE_ROOM);
+      if (!filtered) void socket.join(request.deltas ? DELTA_ROOM : LIVE_ROOM);
     },
     follower,
   );

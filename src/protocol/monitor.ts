@@ -20,6 +20,8 @@ export const monitorAuthSchema = z.object({
   token: z.string().optional(),
   since: offsetSchema.optional(),
   filter: filterSchema.optional(),
+  /** Live changes as deltas against the actor's previous record (src/protocol/delta.ts) where the hub can. */
+  deltas: z.boolean().optional(),
 });
 
 export type MonitorAuth = z.output<typeof monitorAuthSchema>;

@@ -1,6 +1,6 @@
 /**
  * The one invariant, under random schedules: for every monitor, whenever it joined and however
- * often it dropped and resumed, snapshot + changes after it = the hub's snapshot; per actor,
+ * often it dropped and resumed, and whether it took changes as deltas or whole records, snapshot + changes after it = the hub's snapshot; per actor,
  * seq after a snapshot has no gaps and no duplicates; and no job is lost or left running with
  * nobody running it.
  */
@@ -19,7 +19,7 @@ type Command =
   | { kind: 'join'; connectors: number }
   | { kind: 'leave'; pick: number }
   | { kind: 'crash'; pick: number }
-  | { kind: 'watch'; resume: number | null; jobsOnly: boolean }
+  | { kind: 'watch'; resume: number | null; jobsOnly: boolean; deltas: boolean }
   | { kind: 'drop'; pick: number }
   | { kind: 'wait'; ms: number };
 
@@ -30,7 +30,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('join' as const), connectors: fc.integer({ min: 1, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('leave' as const), pick }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), pick }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('watch' as const), resume: fc.option(pick, { nil: null }), jobsOnly: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('watch' as const), resume: fc.option(pick, { nil: null }), jobsOnly: fc.boolean(), deltas: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 60 }) }) },
 );
@@ -106,7 +106,8 @@ async function perform(world: World, step: Command): Promise<void> {
       // Either a newcomer, or a monitor that held the view at an earlier checkpoint and resumes from it.
       const held = step.resume === null ? undefined : world.checkpoints[step.resume % Math.max(1, world.checkpoints.length)];
       const resume = held && { offset: held.offset, records: held.records.filter((record) => !step.jobsOnly || record.kind === 'job') };
-      const monitor = new Monitor(hub.url, { ...(resume ? { resume } : {}), ...(step.jobsOnly ? { filter: { kinds: ['job'] } } : {}) });
+      // Live changes as deltas (what the UI asks for) or whole records (what outside tools read).
+      const monitor = new Monitor(hub.url, { deltas: step.deltas, ...(resume ? { resume } : {}), ...(step.jobsOnly ? { filter: { kinds: ['job'] } } : {}) });
       world.monitors.push({ monitor, jobsOnly: step.jobsOnly });
       world.checkpoints.push((await api(hub, 'GET', '/api/snapshot')).body);
       return;
