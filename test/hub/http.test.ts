@@ -1,3 +1,5 @@
+import { get } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Hub } from 'statehub';
 import { api, byId, snapshot, submit, testHub, testRecording, testWorker, type ApiAnswer } from '../helpers/hub.js';
@@ -447,6 +449,39 @@ describe('GET /api/snapshot', () => {
       expect(seen.has(offset)).toBe(false);
       seen.add(offset);
     }
+  });
+});
+
+describe('GET /api/snapshot compression', () => {
+  /** The raw answer: status, headers and body bytes as sent (undecoded). */
+  function rawGet(hub: Hub, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      get(new URL('/api/snapshot', hub.url), { headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+  }
+
+  it('gzips a large snapshot for a client that accepts it, and only then', async () => {
+    const hub = await testHub();
+    const small = await rawGet(hub, { 'accept-encoding': 'gzip, deflate, br' });
+    expect(small.headers['content-encoding']).toBeUndefined();
+    await api(hub, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: 200 }, (_, index) => ({ type: 'unserved', payload: { index } })) });
+
+    const plain = await rawGet(hub, {});
+    expect(plain.status).toBe(200);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const zipped = await rawGet(hub, { 'accept-encoding': 'br;q=1, gzip;q=0.5' });
+    expect(zipped.status).toBe(200);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toMatch(/accept-encoding/i);
+    expect(zipped.headers['x-statehub-time']).toMatch(/^\d+$/);
+    expect(JSON.parse(gunzipSync(zipped.body).toString('utf8'))).toEqual(JSON.parse(plain.body.toString('utf8')));
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 5);
+    const refused = await rawGet(hub, { 'accept-encoding': 'gzip;q=0, identity' });
+    expect(refused.headers['content-encoding']).toBeUndefined();
   });
 });
 
