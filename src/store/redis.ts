@@ -98,8 +98,7 @@ export class RedisStore implements Store {
       commandTimeout: options.commandTimeoutMs ?? 5_000,
       retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
     };
-    // Commands issued in one event-loop turn go out in one write (one syscall, not one each).
-    const redis = new Redis(options.url, { ...connection, enableAutoPipelining: true }) as ScriptedRedis;
+    const redis = new Redis(options.url, connection) as ScriptedRedis;
     const tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
     for (const client of [redis, tail]) client.on('error', () => {}); // surfaced per command
     try {
