@@ -200,7 +200,7 @@ describe.each([
         };
         try {
           // A first monitor watches from the start; the rest join, drop and resume at random.
-          await perform(world, { kind: 'watch', resume: null, jobsOnly: false });
+          await perform(world, { kind: 'watch', resume: null, jobsOnly: false, deltas: true });
           for (const step of commands) await perform(world, step);
           await check(world);
         } finally {
