@@ -525,6 +525,17 @@ function cpuRecord(run: Measured): Record<string, number | null> {
   return Object.fromEntries(run.cpu.map((use) => [use.process, round(use.seconds, 3)]));
 }
 
+/** CPU us per job of each process, and `total`. */
+function cpuPerJob(run: Measured): Record<string, number | null> {
+  const total = run.cpu.reduce((sum, use) => sum + use.seconds, 0);
+  return { ...Object.fromEntries(run.cpu.map((use) => [use.process, round((use.seconds / run.jobs) * 1e6)])), total: round((total / run.jobs) * 1e6) };
+}
+
+/** Every Redis command per job, those run inside Lua included (as INFO commandstats counts them). */
+function commandsPerJob(run: Measured): number | null {
+  return round(run.commands.reduce((sum, command) => sum + command.calls, 0) / run.jobs, 1);
+}
+
 function runRecord(run: Measured): Record<string, unknown> {
   return {
     jobs: run.jobs,
@@ -609,6 +620,9 @@ export async function run(options: { quick: boolean }): Promise<Record<string, u
       statehub_jobs_per_s: round(statehub.measured.jobsPerSecond),
       bullmq_jobs_per_s: round(bullmq.jobsPerSecond),
       ratio: round(ratio, 3),
+      // Per process and in all, for both systems (issue 9 asks for these by name).
+      cpu_us_per_job: { bullmq: cpuPerJob(bullmq), statehub: cpuPerJob(statehub.measured) },
+      redis_commands_per_job: { bullmq: commandsPerJob(bullmq), statehub: commandsPerJob(statehub.measured) },
       bullmq: runRecord(bullmq),
       statehub: statehubRecord(statehub.measured),
       ...(statehub.profiled && statehub.profile
