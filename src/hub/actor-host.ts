@@ -7,9 +7,10 @@ import { connectorMachine } from '../../machines/connector.js';
 import { jobMachine } from '../../machines/job.js';
 import { hostMachine } from '../../machines/machine.js';
 import { workerMachine } from '../../machines/worker.js';
+import type { MachineDefinition } from '../protocol/definition.js';
 import { encodeRecord } from '../protocol/encoding.js';
 import { HubError } from '../protocol/errors.js';
-import type { ActorRecord, LogEntry } from '../protocol/record.js';
+import type { ActorRecord, Kind, LogEntry } from '../protocol/record.js';
 import { ConflictError, type Store, type TimerRef } from '../store/store.js';
 import { RecordCache } from './record-cache.js';
 import { Stepper } from './step.js';
@@ -63,6 +64,11 @@ export class ActorHost {
       },
       effects: {},
     };
+  }
+
+  /** The definition of the machine that makes `kind`'s records here (a connector's runs in its worker; this is the one shipped with the hub). */
+  definition(kind: Kind): MachineDefinition | undefined {
+    return this.env.steppers[kind]?.definition;
   }
 
   /** Performs a machine's named action (`abortWork`, `workerLost`...) inside the step that produced it. */

@@ -60,6 +60,8 @@ const eventsQuery = z.object({
   token: z.string().optional(),
 });
 const idParams = z.object({ id: idSchema });
+const kindParams = z.object({ kind: z.enum(KINDS) });
+const machineQuery = z.object({ version: z.string().max(64).optional(), token: z.string().optional() });
 
 /** Snapshots this long (chars) or longer are sent gzipped to clients that accept it. */
 const GZIP_FROM_BYTES = 16 * 1024;
@@ -148,6 +150,24 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   };
   app.get('/api/jobs/:id/history', { onRequest: allow('read') }, (request) => history(request, 'job'));
   app.get('/api/actors/:id/history', { onRequest: allow('read') }, (request) => history(request));
+
+  app.get('/api/machines', { onRequest: allow('read') }, async () => ({
+    machines: KINDS.flatMap((kind) => {
+      const definition = deps.host.definition(kind);
+      return definition ? [{ kind, id: definition.id, version: definition.version }] : [];
+    }),
+  }));
+
+  app.get('/api/machines/:kind', { onRequest: allow('read') }, async (request) => {
+    const { kind } = parseInput(kindParams, request.params, 'machine kind');
+    const { version } = parseInput(machineQuery, request.query, 'query');
+    const definition = deps.host.definition(kind);
+    if (!definition) throw new HubError('not_found', `no machine makes ${kind} records in this hub yet`);
+    if (version !== undefined && version !== definition.version) {
+      throw new HubError('not_found', `this hub runs ${kind} version ${definition.version}, not ${version}: the record came from another build`, { version: definition.version });
+    }
+    return { kind, ...definition };
+  });
 
   app.get('/api/throughput', { onRequest: allow('read') }, async () => deps.metrics.throughput());
 

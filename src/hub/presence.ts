@@ -77,7 +77,7 @@ export class Presence {
       // A worker that comes back on another machine starts over there.
       if (live?.parentId === machineId) await tx.send(workerId, event);
       else await tx.create('worker', workerId, { id: workerId, ...event, timings: this.timings }, machineId, existing);
-      for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot);
+      for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot, connector.version);
       await this.removeUndeclared(tx, workerId, new Set(event.connectorIds));
       if (registration.draining) await tx.send(workerId, { type: 'DRAIN' } satisfies WorkerEvent);
       const { revoked, reassigned, held } = await this.reconcileLeases(tx, workerId, registration.resume?.jobs ?? []);
@@ -106,10 +106,17 @@ export class Presence {
   }
 
   /** Records a connector's new snapshot, if it belongs to this live session; false otherwise. */
-  async connectorChanged(tx: Transaction, workerId: string, sessionId: string, connectorId: string, snapshot: ActorRecord['snapshot']): Promise<boolean> {
+  async connectorChanged(
+    tx: Transaction,
+    workerId: string,
+    sessionId: string,
+    connectorId: string,
+    snapshot: ActorRecord['snapshot'],
+    version?: string,
+  ): Promise<boolean> {
     const worker = await this.currentSession(tx, workerId, sessionId);
     if (!worker || !workerContext(worker).connectorIds.includes(connectorId)) return false;
-    await tx.put('connector', connectorId, workerId, snapshot);
+    await tx.put('connector', connectorId, workerId, snapshot, version);
     return true;
   }
 

@@ -8,6 +8,7 @@
  * so a record this hub just wrote is not parsed back.
  */
 import { createActor, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type InspectionEvent } from 'xstate';
+import { describeMachine, type MachineDefinition } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
 
 /** An action the machine asked for: a built-in (`xstate.raise`, `xstate.cancel`...) or one of its named effects. */
@@ -41,11 +42,14 @@ export function inertScope(machine: AnyStateMachine, actionExecutor: AnyActorSco
 }
 
 export class Stepper {
+  /** The machine as data, with the version its records carry. */
+  readonly definition: MachineDefinition;
   private readonly scope: AnyActorScope;
   private collected: StepAction[] = [];
   private readonly restored = new WeakMap<object, AnyMachineSnapshot>();
 
   constructor(readonly machine: AnyStateMachine) {
+    this.definition = describeMachine(machine);
     this.scope = inertScope(machine, (action) => {
       this.collected.push({ type: action.type, params: action.params as Record<string, unknown> | undefined });
     });

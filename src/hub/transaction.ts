@@ -69,26 +69,48 @@ export class Transaction {
     if (!record || record.removed) return undefined;
     const stepped = this.stepper(record.kind).next(record.snapshot, event);
     const changed = hasChanged(record.snapshot, stepped.snapshot);
-    const next = changed ? this.stage(this.next(record, { ...record, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot }), record) : record;
+    const version = this.stepper(record.kind).definition.version;
+    const next = changed ? this.stage(this.next(record, { ...record, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot, version }), record) : record;
     await this.perform(id, stepped.actions, next);
     return next;
   }
 
   /** Starts a new actor of `kind` from its machine's initial state; an id that was `removed` before goes on from its seq. */
   async create(kind: Kind, id: string, input: unknown, parentId?: string, removed?: ActorRecord): Promise<ActorRecord> {
-    const stepped = this.stepper(kind).initial(input);
+    const stepper = this.stepper(kind);
+    const stepped = stepper.initial(input);
     const record = this.stage(
-      this.next(removed, { id, kind, ...(parentId === undefined ? {} : { parentId }), state: topState(stepped.snapshot.value), snapshot: stepped.snapshot }),
+      this.next(removed, {
+        id,
+        kind,
+        ...(parentId === undefined ? {} : { parentId }),
+        state: topState(stepped.snapshot.value),
+        snapshot: stepped.snapshot,
+        version: stepper.definition.version,
+      }),
       removed,
     );
     await this.perform(id, stepped.actions, record);
     return record;
   }
 
-  /** Records a snapshot computed elsewhere (a connector's, reported by its worker) as the actor's next record. */
-  async put(kind: Kind, id: string, parentId: string | undefined, snapshot: PersistedSnapshot): Promise<ActorRecord> {
+  /**
+   * Records a snapshot computed elsewhere (a connector's, reported by its worker) as the actor's
+   * next record; `version` is the definition the reporter ran (absent: unknown).
+   */
+  async put(kind: Kind, id: string, parentId: string | undefined, snapshot: PersistedSnapshot, version?: string): Promise<ActorRecord> {
     const previous = await this.get(id);
-    return this.stage(this.next(previous, { id, kind, ...(parentId === undefined ? {} : { parentId }), state: topState(snapshot.value), snapshot }), previous);
+    return this.stage(
+      this.next(previous, {
+        id,
+        kind,
+        ...(parentId === undefined ? {} : { parentId }),
+        state: topState(snapshot.value),
+        snapshot,
+        ...(version === undefined ? {} : { version }),
+      }),
+      previous,
+    );
   }
 
   /** Takes a live actor out of the live set; it stays readable by id for the store's retention. */
@@ -133,9 +155,17 @@ export class Transaction {
    * which moves only when the top-level state does.
    */
   private next(previous: ActorRecord | undefined, change: Omit<ActorRecord, 'seq' | 'updatedAt' | 'stateSince' | 'removed'>): ActorRecord {
-    const { removed: _removed, ...rest } = change as ActorRecord;
+    const { removed: _removed, version: _version, ...rest } = change as ActorRecord;
+    // A record says which definition made it; a change that does not say (a removal) keeps the last one's.
+    const version = change.version ?? previous?.version;
     const stays = previous !== undefined && !previous.removed && previous.state === change.state;
-    return { ...rest, seq: (previous?.seq ?? 0) + 1, updatedAt: this.updatedAt, stateSince: stays ? stateSince(previous) : this.updatedAt };
+    return {
+      ...rest,
+      seq: (previous?.seq ?? 0) + 1,
+      updatedAt: this.updatedAt,
+      stateSince: stays ? stateSince(previous) : this.updatedAt,
+      ...(version === undefined ? {} : { version }),
+    };
   }
 
   private stage(record: ActorRecord, previous: ActorRecord | undefined): ActorRecord {

@@ -35,6 +35,12 @@ export interface ActorRecord {
    * existed lack it; read it through `stateSince()`.
    */
   stateSince?: string;
+  /**
+   * The version of the machine definition that made this record (`GET /api/machines/:kind`
+   * serves it): a chart is drawn only from the definition that made the record. Records written
+   * before this field existed lack it.
+   */
+  version?: string;
   /** The actor left the live set. */
   removed?: true;
 }

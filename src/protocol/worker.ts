@@ -16,6 +16,9 @@ export const connectorSnapshotSchema = z.looseObject({
   children: z.record(z.string(), z.unknown()).optional().default({}),
 }) as unknown as z.ZodType<PersistedSnapshot>;
 
+/** The version of the machine definition a snapshot came from (src/protocol/definition.ts). */
+const versionSchema = z.string().regex(/^[0-9a-f]{1,64}$/);
+
 export const workerAuthSchema = z.object({ token: z.string().optional() });
 
 /** A job a worker holds: running on one of its connectors, or finished with its outcome not yet taken by the hub. */
@@ -28,7 +31,7 @@ export const registerSchema = z.strictObject({
   capabilities: z.record(z.string().min(1), json).optional().default({}),
   /** Every connector the worker has: connectors of an earlier registration missing here leave the live set. */
   connectors: z
-    .array(z.strictObject({ id: idSchema, type: jobTypeSchema, snapshot: connectorSnapshotSchema }))
+    .array(z.strictObject({ id: idSchema, type: jobTypeSchema, snapshot: connectorSnapshotSchema, version: versionSchema.optional() }))
     .max(1_000),
   /** The session this process held before its connection dropped, and the jobs it still holds in it. */
   resume: z.strictObject({ sessionId: z.string().min(1).max(200), jobs: z.array(heldJobSchema).max(10_000) }).optional(),
@@ -37,7 +40,7 @@ export const registerSchema = z.strictObject({
 });
 export type Register = z.output<typeof registerSchema>;
 
-export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: connectorSnapshotSchema });
+export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: connectorSnapshotSchema, version: versionSchema.optional() });
 
 /**
  * Every job report names the attempt it is about (the `attempt` of its assignment): a report of

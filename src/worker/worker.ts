@@ -11,12 +11,17 @@ import { createActor } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
 import type { Json, ErrorInfo } from '../../machines/json.js';
 import type { Capabilities } from '../../machines/worker.js';
+import { connectorMachine } from '../../machines/connector.js';
+import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
 import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
+
+/** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
+const CONNECTOR_VERSION = describeMachine(connectorMachine).version;
 
 export interface WorkerOptions {
   /** The hub's URL, e.g. http://127.0.0.1:3000. */
@@ -196,7 +201,7 @@ export function createWorker(options: WorkerOptions): Worker {
     if (previous && sameState(previous, snapshot)) return;
     lastSent.set(connectorId, snapshot);
     // Not taken (the hub's store was away): forget it was sent, so the next heartbeat sends it again.
-    send('connector', { id: connectorId, snapshot }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
+    send('connector', { id: connectorId, snapshot, version: CONNECTOR_VERSION }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
   }
 
   /** Stops a job here and forgets it: the hub no longer counts it as this worker's. */
@@ -237,6 +242,7 @@ export function createWorker(options: WorkerOptions): Worker {
         id: connectorId,
         type: types.get(connectorId) ?? '',
         snapshot: actor.getPersistedSnapshot() as PersistedSnapshot,
+        version: CONNECTOR_VERSION,
       })),
       ...(session === undefined ? {} : { resume: { sessionId: session, jobs: held } }),
       ...(draining ? { draining } : {}),
