@@ -1,11 +1,12 @@
 /**
- * Runs the hub's actors (jobs, workers, machines) over the store: every change is one
+ * Runs the hub's actors (jobs, workers, machines, probes) over the store: every change is one
  * transaction, committed atomically with compare-and-set on each actor's seq and retried from
  * fresh reads when another step got there first.
  */
 import { connectorMachine } from '../../machines/connector.js';
 import { jobMachine } from '../../machines/job.js';
 import { hostMachine } from '../../machines/machine.js';
+import { probeMachine } from '../../machines/probe.js';
 import { workerMachine } from '../../machines/worker.js';
 import type { MachineDefinition } from '../protocol/definition.js';
 import { encodeRecord } from '../protocol/encoding.js';
@@ -61,6 +62,7 @@ export class ActorHost {
         connector: new Stepper(connectorMachine),
         worker: new Stepper(workerMachine),
         machine: new Stepper(hostMachine),
+        probe: new Stepper(probeMachine),
       },
       effects: {},
     };

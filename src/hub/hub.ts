@@ -20,6 +20,8 @@ import { attachMonitorGateway } from './monitor-gateway.js';
 import { toConnectError } from './socket-errors.js';
 import { HubError } from '../protocol/errors.js';
 import { Presence } from './presence.js';
+import { probeTargets, type ProbesConfig } from './probes/config.js';
+import { Probes } from './probes/probes.js';
 import { RETENTION_DEFAULTS, Retention, type RetentionOptions } from './retention.js';
 import { TimerLoop } from './timers.js';
 import { SocketRate } from './socket-rate.js';
@@ -57,6 +59,11 @@ export interface HubOptions {
   maxResultBytes?: number;
   timings?: Partial<WorkerTimings>;
   retention?: Partial<RetentionOptions>;
+  /**
+   * Dependencies to probe besides the store, which is always probed (`probe:store`): the
+   * `--probes` file's content, `--probe` URLs in `probes`. See src/hub/probes/config.ts.
+   */
+  probes?: ProbesConfig;
   /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
   maxQueuedPackets?: number;
   /** An SSE client with more unsent bytes than this is disconnected (it resumes with Last-Event-ID). Default 16 MiB. */
@@ -96,6 +103,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const origins = new OriginPolicy(options.allowOrigins, isLoopback(listenHost));
   const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
   const log = baseLog.child({}, { serializers: { err: loggedError } });
+  // A configuration mistake is told before anything connects.
+  const probeList = probeTargets(options.probes, options.store?.kind ?? (options.redis ? 'redis' : 'memory'));
   const ownStore = !options.store;
   const storeOptions = options.historyLimit === undefined ? {} : { historyLimit: options.historyLimit };
   const store =
@@ -120,7 +129,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const feed = new Feed(store);
   const metrics = new Metrics(store);
   const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
-  const timers = new TimerLoop(host, 250, onError);
+  const probes = new Probes(host, store, probeList, onError);
+  const timers = new TimerLoop(host, 250, onError, (timer) => probes.accepts(timer));
   const unsubscribe = store.subscribe((entries) => {
     dispatcher.observe(entries);
     retention.observe(entries);
@@ -173,6 +183,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     socket.on('disconnect', () => metrics.workerSockets.dec());
   });
 
+  await probes.start();
   await app.listen({ port: options.port ?? 3000, host: listenHost });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
@@ -197,6 +208,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       closing = true;
       stopBroadcast();
       await timers.stop();
+      await probes.stop();
       await retention.stop();
       await dispatcher.stop();
       io.disconnectSockets(true);

@@ -2,10 +2,11 @@
  * Fires durable timers: each due timer's event is fed to its actor in a transaction that also
  * consumes the timer, so with several hubs exactly one of them acts on it. Due times are read on
  * the store's clock, like the steps that set them, so a hub whose own clock is off fires them
- * neither early nor late.
+ * neither early nor late. A timer this hub does not `accept` (a probe's check it was not given)
+ * is left due for the hubs that do.
  */
 import type { ActorHost } from './actor-host.js';
-import { ConflictError } from '../store/store.js';
+import { ConflictError, type Timer } from '../store/store.js';
 
 const BATCH = 500;
 
@@ -21,6 +22,7 @@ export class TimerLoop {
     private readonly host: ActorHost,
     private readonly pollMs = 1_000,
     private readonly onError: (error: unknown) => void = () => {},
+    private readonly accepts: (timer: Timer) => boolean = () => true,
   ) {
     this.unsubscribe = host.onTimersSet((dueAt) => this.wake(dueAt));
   }
@@ -51,21 +53,36 @@ export class TimerLoop {
       void this.running.then(() => this.wake(this.host.clock()));
       return;
     }
+    let leftDue = false;
     this.running = this.fireDue()
-      .catch(this.onError)
+      .then(
+        (left) => {
+          leftDue = left;
+        },
+        this.onError,
+      )
       .finally(async () => {
         this.running = undefined;
         if (this.stopped) return;
         const next = await this.host.store.nextDueAt().catch(() => undefined);
-        this.wake(Math.min(next ?? Infinity, this.host.clock() + this.pollMs));
+        // A timer left due would be next at once, every time: look again after pollMs instead.
+        this.wake(leftDue ? this.host.clock() + this.pollMs : Math.min(next ?? Infinity, this.host.clock() + this.pollMs));
       });
   }
 
-  private async fireDue(): Promise<void> {
+  /** Fires every due timer it accepts; true when it left some due. */
+  private async fireDue(): Promise<boolean> {
+    let leftDue = false;
     for (;;) {
       const due = await this.host.store.dueTimers(this.host.clock(), BATCH);
+      let fired = 0;
       for (const timer of due) {
-        if (this.stopped) return;
+        if (this.stopped) return leftDue;
+        if (!this.accepts(timer)) {
+          leftDue = true;
+          continue;
+        }
+        fired += 1;
         try {
           await this.host.run((tx) => tx.send(timer.actorId, timer.event), timer);
         } catch (error) {
@@ -73,7 +90,8 @@ export class TimerLoop {
           if (!(error instanceof ConflictError)) throw error;
         }
       }
-      if (due.length < BATCH) return;
+      // A batch of nothing but timers left due would come back the same.
+      if (due.length < BATCH || fired === 0) return leftDue;
     }
   }
 }

@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { redactUrl } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
@@ -106,7 +107,7 @@ export class RedisStore implements Store {
     } catch (error) {
       redis.disconnect();
       tail.disconnect();
-      throw new StoreUnavailableError(`cannot reach Redis at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
+      throw new StoreUnavailableError(`cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
     }
     redis.defineCommand('statehubCommit', { numberOfKeys: 0, lua: lua('commit') });
     redis.defineCommand('statehubGet', { numberOfKeys: 0, lua: lua('get') });
@@ -212,7 +213,7 @@ export class RedisStore implements Store {
     return new Promise<void>((resume, fail) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((waiter) => waiter.resume !== done);
-        fail(new StoreUnavailableError(`the log tail of Redis at ${redact(this.url)} is behind; try again`));
+        fail(new StoreUnavailableError(`the log tail of Redis at ${redactUrl(this.url)} is behind; try again`));
       }, TAIL_PATIENCE_MS);
       const done = () => {
         clearTimeout(timer);
@@ -398,7 +399,7 @@ export class RedisStore implements Store {
       // ioredis refuses at once what it cannot send (no connection, offline queue off): that never left.
       const unsent = /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(message);
       this.setAvailable(false, message);
-      throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error, maybeApplied: !unsent });
+      throw new StoreUnavailableError(`Redis at ${redactUrl(this.url)} did not answer ${what}: ${message}`, { cause: error, maybeApplied: !unsent });
     }
     this.setAvailable(true);
     return answer;
@@ -470,15 +471,4 @@ function compareStreamIds(a: string, b: string): number {
   const [, aMs = '0', aSeq = '0'] = STREAM_ID.exec(a) ?? [];
   const [, bMs = '0', bSeq = '0'] = STREAM_ID.exec(b) ?? [];
   return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
-}
-
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }
