@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readTokensFile } from './hub/auth.js';
 import { parseOrigin } from './hub/origins.js';
+import { readProbesFile, type ProbesConfig } from './hub/probes/config.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
@@ -72,6 +73,13 @@ program
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
   .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
+  .option(
+    '--probe <url>',
+    'check this dependency every second (its store is always checked): redis://, postgres://, amqp://, mqtt://, nats://, http(s)://, tcp://host:port; repeatable',
+    (text: string, previous: string[]) => [...previous, text],
+    [],
+  )
+  .option('--probes <file>', 'JSON file of probes with their thresholds (see the README); --probe URLs are added to it')
   .addOption(logFormatOption())
   .action(async (options) => {
     const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
@@ -153,7 +161,15 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
       offlineAfterMs: options.offlineAfterMs as number,
     },
     retention: { keepFinishedMs: options.keepFinishedMs as number, maxFinished: options.maxFinished as number },
+    probes: probesOption(options.probes as string | undefined, options.probe as string[]),
   };
+}
+
+/** The `--probes` file with the `--probe` URLs added to its probes. */
+function probesOption(file: string | undefined, urls: string[]): ProbesConfig {
+  const config = file === undefined ? {} : readProbesFile(file);
+  if (urls.length === 0) return config;
+  return { ...config, probes: [...(config.probes ?? []), ...urls] };
 }
 
 /** First signal: `graceful`; a second one: `immediate` (or exit). */

@@ -11,3 +11,4 @@ export { applyDelta, toDelta, DeltaBaseError, type DeltaEntry, type StreamEntry,
 export type { JobSubmission } from './protocol/jobs.js';
 export { HubError, type ErrorBody, type ErrorCode } from './protocol/errors.js';
 export type { Tokens, Role } from './hub/auth.js';
+export type { ProbesConfig } from './hub/probes/config.js';

@@ -64,6 +64,11 @@ export interface HubOptions {
    * `--probes` file's content, `--probe` URLs in `probes`. See src/hub/probes/config.ts.
    */
   probes?: ProbesConfig;
+  /**
+   * Probe the store (`probe:store`). Default true, and the command line always does. False is
+   * for embedding where the log must hold only what the embedder did (statehub's own tests).
+   */
+  probeStore?: boolean;
   /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
   maxQueuedPackets?: number;
   /** An SSE client with more unsent bytes than this is disconnected (it resumes with Last-Event-ID). Default 16 MiB. */
@@ -104,7 +109,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
   const log = baseLog.child({}, { serializers: { err: loggedError } });
   // A configuration mistake is told before anything connects.
-  const probeList = probeTargets(options.probes, options.store?.kind ?? (options.redis ? 'redis' : 'memory'));
+  const probeList = probeTargets(options.probes, options.probeStore !== false && (options.store?.kind ?? (options.redis ? 'redis' : 'memory')));
   const ownStore = !options.store;
   const storeOptions = options.historyLimit === undefined ? {} : { historyLimit: options.historyLimit };
   const store =

@@ -281,7 +281,9 @@ export class RedisStore implements Store {
     const keys = await this.call('dueTimers', () => this.redis.zrangebyscore(`${this.prefix}:timers`, '-inf', now, 'LIMIT', 0, limit));
     if (keys.length === 0) return [];
     const texts = await this.call('dueTimers', () => this.redis.hmget(`${this.prefix}:timer`, ...keys));
-    return texts.flatMap((json) => (json ? [JSON.parse(json) as Timer] : []));
+    // A timer replaced between the two reads comes back as its replacement, which may not be due
+    // yet: firing it would consume that one early (its due time is what a commit checks).
+    return texts.flatMap((json) => (json ? [JSON.parse(json) as Timer] : [])).filter((timer) => timer.dueAt <= now);
   }
 
   async nextDueAt(): Promise<number | undefined> {

@@ -7,8 +7,12 @@ import { recordHub, type HubRecording } from 'statehub/testing';
 /** Heartbeats fast enough that a lost worker shows within a test's patience. */
 export const FAST_TIMINGS = { heartbeatMs: 50, staleAfterMs: 300, offlineAfterMs: 800 };
 
+/**
+ * A hub on a free port, closed when the test ends. It does not probe its store unless asked
+ * (`probeStore: true`): tests read its log and snapshot as holding only what they did.
+ */
 export async function testHub(options: HubOptions = {}): Promise<Hub> {
-  const hub = await startHub({ port: 0, logger: false, timings: FAST_TIMINGS, ...options });
+  const hub = await startHub({ port: 0, logger: false, timings: FAST_TIMINGS, probeStore: false, ...options });
   onTestFinished(() => hub.close());
   return hub;
 }

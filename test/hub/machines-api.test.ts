@@ -7,7 +7,7 @@ describe('GET /api/machines', () => {
     const hub = await testHub();
     const { status, body } = await api(hub, 'GET', '/api/machines');
     expect(status).toBe(200);
-    expect(body.machines.map((machine: any) => machine.kind).sort()).toEqual(['connector', 'job', 'machine', 'worker']);
+    expect(body.machines.map((machine: any) => machine.kind).sort()).toEqual(['connector', 'job', 'machine', 'probe', 'worker']);
     for (const machine of body.machines) expect(machine.version).toMatch(/^[0-9a-f]{16}$/);
   });
 
@@ -39,7 +39,6 @@ describe('GET /api/machines', () => {
     const other = await api(hub, 'GET', '/api/machines/job?version=0123456789abcdef');
     expect(other.status).toBe(404);
     expect(other.body.error.details).toEqual({ version: job.version });
-    expect((await api(hub, 'GET', '/api/machines/probe')).status).toBe(404);
     const unknown = await api(hub, 'GET', '/api/machines/robot');
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.message).toMatch(/kind/);

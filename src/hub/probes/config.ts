@@ -101,32 +101,37 @@ export function readProbesFile(path: string): ProbesConfig {
   } catch (error) {
     throw new Error(`cannot read probes file ${path}: ${(error as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as ProbesConfig;
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new Error(`probes file ${path} is not JSON: ${(error as Error).message}`);
   }
+  const result = probesConfigSchema.safeParse(parsed);
+  if (!result.success) throw new Error(`probes file ${path} is invalid: ${z.prettifyError(result.error)}`);
+  return result.data;
 }
 
 /**
- * The probes of a hub whose store is `storeKind`: the store's first, then the configured ones.
- * Throws an Error naming the probe for a URL it cannot check, settings that contradict each
- * other, or two probes with one id.
+ * The probes of a hub whose store is `storeKind` (false: its store is not probed): the store's
+ * first, then the configured ones. Throws an Error naming the probe for a URL it cannot check,
+ * settings that contradict each other, or two probes with one id.
  */
-export function probeTargets(config: ProbesConfig | undefined, storeKind: string): ProbeTarget[] {
+export function probeTargets(config: ProbesConfig | undefined, storeKind: string | false): ProbeTarget[] {
   const parsed = probesConfigSchema.safeParse(config ?? {});
   if (!parsed.success) throw new Error(`the probes configuration is invalid: ${z.prettifyError(parsed.error)}`);
   const { defaults = {}, store = {}, probes = [] } = parsed.data;
-  const targets: ProbeTarget[] = [
-    {
+  const targets: ProbeTarget[] = [];
+  if (storeKind !== false) {
+    targets.push({
       id: STORE_PROBE_ID,
       protocol: 'store',
       url: undefined,
       settings: settings(`${storeKind} store`, STORE_PROBE_ID, defaults, store),
       expectStatus: undefined,
       expectBody: undefined,
-    },
-  ];
+    });
+  }
   for (const item of probes) {
     const entry = typeof item === 'string' ? { url: item } : item;
     const url = parseUrl(entry.url);
