@@ -135,6 +135,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const metrics = new Metrics(store);
   const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
   const probes = new Probes(host, store, probeList, onError);
+  // A store that lost its data (a Redis restarted without persistence) lost the probe actors too.
+  const stopGapWatch = store.onGap(() => void probes.start().catch(onError));
   const timers = new TimerLoop(host, 250, onError, (timer) => probes.accepts(timer));
   const unsubscribe = store.subscribe((entries) => {
     dispatcher.observe(entries);
@@ -213,6 +215,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       closing = true;
       stopBroadcast();
       await timers.stop();
+      stopGapWatch();
       await probes.stop();
       await retention.stop();
       await dispatcher.stop();

@@ -6,6 +6,7 @@
 import type { ConnectionState } from '../../src/client/monitor.js';
 import type { View, ViewChange } from '../../src/client/view.js';
 import type { ActorRecord, Kind } from '../../src/protocol/record.js';
+import type { PresenceCounts } from './system.js';
 
 export type Connection = ConnectionState | 'resynced';
 
@@ -59,6 +60,7 @@ export class HubModel {
   private jobsVersion = 0;
   private listCache: { version: number; key: string; list: ActorRecord[] } | undefined;
   private groupsCache: { version: number; groups: MachineGroup[] } | undefined;
+  private presenceCache: { version: number; counts: PresenceCounts } | undefined;
   private topologyVersion = 0;
   private readonly stop: Array<() => void>;
 
@@ -152,6 +154,18 @@ export class HubModel {
     }
     this.groupsCache = { version: this.topologyVersion, groups: sorted };
     return sorted;
+  }
+
+  /** Live workers and machines by state. */
+  presence(): PresenceCounts {
+    if (this.presenceCache?.version === this.topologyVersion) return this.presenceCache.counts;
+    const counts: PresenceCounts = { workers: {}, machines: {} };
+    for (const record of this.source.view.records.values()) {
+      const byState = record.kind === 'worker' ? counts.workers : record.kind === 'machine' ? counts.machines : undefined;
+      if (byState) byState[record.state] = (byState[record.state] ?? 0) + 1;
+    }
+    this.presenceCache = { version: this.topologyVersion, counts };
+    return counts;
   }
 
   probes(): ActorRecord[] {
