@@ -8,7 +8,9 @@
  * - connector: its worker is not online, or no longer declares it (an online worker would bring
  *   it straight back with its next report);
  * - worker: not online (stale or offline: it holds no leases); its connectors go with it;
- * - machine: none of its workers online; its workers and their connectors go with it.
+ * - machine: none of its workers online; its workers and their connectors go with it;
+ * - probe: unknown (no hub checks it: none running was given it). A hub given it brings it back
+ *   when it starts.
  */
 import { HubError } from '../protocol/errors.js';
 import type { ActorRecord } from '../protocol/record.js';
@@ -19,14 +21,13 @@ import type { Transaction } from './transaction.js';
 
 /**
  * Removes `id` (and what belongs to it) in one step; returns its removal record.
- * Throws HubError `not_found` (unknown or already removed), `conflict` (409: it is running work,
- * with `details.state`) or `bad_request` (a probe: the hub keeps those itself).
+ * Throws HubError `not_found` (unknown or already removed) or `conflict` (409: it is running
+ * work, or a hub checks it, with `details.state`).
  */
 export async function removeActor(host: ActorHost, id: string): Promise<ActorRecord> {
   const { value } = await host.run(async (tx) => {
     const record = await tx.get(id);
     if (!record || record.removed) throw new HubError('not_found', `no actor ${id}`);
-    if (record.kind === 'probe') throw new HubError('bad_request', `probe ${id} is kept by the hub itself`);
     const busy = await whyBusy(tx, record);
     if (busy) throw new HubError('conflict', `${record.kind} ${id} ${busy}`, { state: record.state });
     for (const child of await belongings(tx, record)) tx.remove(child);
@@ -47,6 +48,8 @@ async function whyBusy(tx: Transaction, record: ActorRecord): Promise<string | u
     }
     case 'worker':
       return isOnline(record) ? `is ${record.state}: only a stale or offline worker can be removed` : undefined;
+    case 'probe':
+      return record.state === 'unknown' ? undefined : `is ${record.state}: a hub checks it (remove it from every hub's probes first)`;
     case 'machine': {
       const online = (await tx.store.children(record.id)).filter((worker) => worker.kind === 'worker' && isOnline(worker));
       return online.length > 0 ? `has ${online.length} online worker(s) (${online.map((worker) => worker.id).join(', ')})` : undefined;

@@ -104,7 +104,7 @@ describe('DELETE /api/actors/:id', () => {
     expect(ids).not.toContain('w1/simulation-2');
   });
 
-  it('refuses what runs work or belongs to what does (409, saying why), a probe (400) and unknown ids (404), changing nothing', async () => {
+  it('refuses what runs work or belongs to what does (409, saying why) and unknown ids (404), changing nothing', async () => {
     const hub = await testHub();
     await testWorker(hub, { id: 'w1', machineId: 'm1' });
     const job = await submit(hub, { type: 'nobody' });

@@ -9,7 +9,7 @@ import { startHub, type ActorRecord, type Hub, type ProbesConfig } from 'statehu
 import type { ProbeContext } from 'statehub/machines';
 import { recordHub, type HubRecording } from 'statehub/testing';
 import { RedisStore } from '../../src/store/redis.js';
-import { FAST_TIMINGS } from '../helpers/hub.js';
+import { api, FAST_TIMINGS } from '../helpers/hub.js';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis.js';
 
 let redis: RedisServer;
@@ -98,8 +98,13 @@ describe('probes with several hubs on one Redis', () => {
     const unknown = await watcher.waitFor(id, 'unknown', { timeoutMs: 15_000 });
     expect(context(unknown)).toMatchObject({ freshUntil: null, message: expect.stringMatching(/^checks stopped: none recorded since /) });
     expect(other.checks.filter((check) => check.startsWith(`${id}|`))).toEqual([]);
-    // The store's probe, which both hubs were given, is still checked.
+    // The store's probe, which both hubs were given, is still checked, and cannot be removed.
     const store = await watcher.waitFor('probe:store', (record) => Date.parse(context(record).checkedAt ?? '') > Date.parse(unknown.updatedAt), { timeoutMs: 15_000 });
     expect(store.state).toBe('healthy');
+    const refused = await api(other.hub, 'DELETE', `/api/actors/${encodeURIComponent('probe:store')}`);
+    expect([refused.status, refused.body.error.message]).toEqual([409, "probe probe:store is healthy: a hub checks it (remove it from every hub's probes first)"]);
+    // The probe nobody checks can be.
+    expect((await api(other.hub, 'DELETE', `/api/actors/${encodeURIComponent(id)}`)).status).toBe(200);
+    await watcher.until(() => !watcher.view.has(id), `${id} to leave the live set`);
   });
 });
