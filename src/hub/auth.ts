@@ -1,6 +1,6 @@
 /** Tokens and roles: who may read, submit and run connectors. */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readJsonFile } from '../json-file.js';
 import { HubError } from '../protocol/errors.js';
 
 export const ROLES = ['admin', 'monitor', 'client', 'worker'] as const;
@@ -20,19 +20,7 @@ export type Tokens = z.output<typeof tokensSchema>;
 
 /** Reads a tokens file (`{ "<token>": "admin" | "monitor" | "client" | "worker" }`), or says clearly why it cannot. */
 export function readTokensFile(path: string): Tokens {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read tokens file ${path}: ${(error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`tokens file ${path} is not JSON: ${(error as Error).message}`);
-  }
-  const result = tokensSchema.safeParse(parsed);
+  const result = tokensSchema.safeParse(readJsonFile(path, 'tokens file'));
   if (!result.success) throw new Error(`tokens file ${path} must map tokens to ${ROLES.join(' | ')}: ${z.prettifyError(result.error)}`);
   if (Object.keys(result.data).length === 0) throw new Error(`tokens file ${path} holds no tokens`);
   return result.data;

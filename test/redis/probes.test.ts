@@ -7,9 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startHub, type ActorRecord, type Hub, type ProbesConfig } from 'statehub';
 import type { ProbeContext } from 'statehub/machines';
-import { recordHub, type HubRecording } from 'statehub/testing';
 import { RedisStore } from '../../src/store/redis.js';
-import { api, FAST_TIMINGS } from '../helpers/hub.js';
+import { api, FAST_TIMINGS, testRecording } from '../helpers/hub.js';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis.js';
 
 let redis: RedisServer;
@@ -44,12 +43,6 @@ async function countingHub(prefix: string, probes: ProbesConfig): Promise<Counti
   return { hub, checks };
 }
 
-async function recording(hub: Hub): Promise<HubRecording> {
-  const recorded = await recordHub(hub.url);
-  onTestFinished(() => recorded.close());
-  return recorded;
-}
-
 describe('probes with several hubs on one Redis', () => {
   it('runs one probe actor per target, checks each tick on one hub only, and goes on checking when that hub closes', async () => {
     const prefix = `probes-${randomBytes(4).toString('hex')}`;
@@ -57,7 +50,7 @@ describe('probes with several hubs on one Redis', () => {
     const probes: ProbesConfig = { defaults: { intervalMs: 200, reportEveryMs: 1_000 }, probes: [redis.url, `tcp://127.0.0.1:${closed}`] };
     const a = await countingHub(prefix, probes);
     const b = await countingHub(prefix, probes);
-    const watcher = await recording(b.hub);
+    const watcher = await testRecording(b.hub);
     const ids = ['probe:store', `probe:${redis.url}`, `probe:tcp://127.0.0.1:${closed}`];
     const states = ['healthy', 'healthy', 'unhealthy'];
     for (const [index, id] of ids.entries()) await watcher.waitFor(id, states[index]!);
@@ -71,7 +64,7 @@ describe('probes with several hubs on one Redis', () => {
 
     // The hub that took the last tick goes away; the other one goes on.
     const [gone, stays] = a.checks.length >= b.checks.length ? [a, b] : [b, a];
-    const onStays = gone === b ? await recording(stays.hub) : watcher;
+    const onStays = gone === b ? await testRecording(stays.hub) : watcher;
     await gone.hub.close();
     const closedAt = stays.hub.store.now();
     const taken = stays.checks.length;
@@ -91,7 +84,7 @@ describe('probes with several hubs on one Redis', () => {
     const defaults = { intervalMs: 200, reportEveryMs: 1_000 };
     const given = await countingHub(prefix, { defaults, probes: [`tcp://127.0.0.1:${port}`] });
     const other = await countingHub(prefix, { defaults });
-    const watcher = await recording(other.hub);
+    const watcher = await testRecording(other.hub);
     await watcher.waitFor(id, 'unhealthy');
     await given.hub.close();
     // staleAfter: reportEveryMs + 2 x (intervalMs + timeoutMs) after the last record, fired by the hub that remains.

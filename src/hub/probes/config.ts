@@ -16,9 +16,9 @@
  * silently). A probe's id is `probe:<name>`, or `probe:<its URL without credentials and query>`,
  * the same on every hub given the same URL: several hubs on one store share one probe actor.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PROBE_DEFAULTS, type ProbeSettings } from '../../../machines/probe.js';
+import { readJsonFile } from '../../json-file.js';
 import { redactUrl } from '../../redact.js';
 
 /** URL schemes and the client that checks them. */
@@ -95,19 +95,7 @@ export const STORE_PROBE_ID = 'probe:store';
 
 /** Reads a `--probes` file. Throws an Error saying what is wrong with it. */
 export function readProbesFile(path: string): ProbesConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read probes file ${path}: ${(error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`probes file ${path} is not JSON: ${(error as Error).message}`);
-  }
-  const result = probesConfigSchema.safeParse(parsed);
+  const result = probesConfigSchema.safeParse(readJsonFile(path, 'probes file'));
   if (!result.success) throw new Error(`probes file ${path} is invalid: ${z.prettifyError(result.error)}`);
   return result.data;
 }

@@ -70,27 +70,26 @@ export function System() {
 
         <section class="panel presence" aria-label="workers and machines">
           <h2>Workers</h2>
-          <div class="counts">
-            <For each={WORKER_STATES}>
-              {(state) => (
-                <span class={`count-tile state-${state}`} data-kind="worker" data-state={state}>
-                  <strong>{count(presence().workers, state)}</strong> {state}
-                </span>
-              )}
-            </For>
-          </div>
+          <Counts kind="worker" states={WORKER_STATES} counts={presence().workers} />
           <h2>Machines</h2>
-          <div class="counts">
-            <For each={MACHINE_STATES}>
-              {(state) => (
-                <span class={`count-tile state-${state}`} data-kind="machine" data-state={state}>
-                  <strong>{count(presence().machines, state)}</strong> {state}
-                </span>
-              )}
-            </For>
-          </div>
+          <Counts kind="machine" states={MACHINE_STATES} counts={presence().machines} />
         </section>
       </div>
+    </div>
+  );
+}
+
+/** How many live actors of `kind` are in each of `states`, in the states' colours. */
+function Counts(props: { kind: string; states: readonly string[]; counts: Record<string, number> }) {
+  return (
+    <div class="counts">
+      <For each={props.states}>
+        {(state) => (
+          <span class={`count-tile state-${state}`} data-kind={props.kind} data-state={state}>
+            <strong>{props.counts[state] ?? 0}</strong> {state}
+          </span>
+        )}
+      </For>
     </div>
   );
 }
