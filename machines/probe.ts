@@ -123,7 +123,7 @@ export function staleAfterMs(settings: Pick<ProbeSettings, 'intervalMs' | 'timeo
   return settings.reportEveryMs + 2 * (settings.intervalMs + settings.timeoutMs);
 }
 
-export function probeVerdict(settings: Pick<ProbeSettings, 'degradedMs'>, check: { ok: boolean; latencyMs: number }): Exclude<ProbeState, 'unknown'> {
+function probeVerdict(settings: Pick<ProbeSettings, 'degradedMs'>, check: { ok: boolean; latencyMs: number }): Exclude<ProbeState, 'unknown'> {
   if (!check.ok) return 'unhealthy';
   return check.latencyMs > settings.degradedMs ? 'degraded' : 'healthy';
 }

@@ -19,7 +19,8 @@ import { runCheck } from './run-check.js';
 
 interface Probe {
   target: ProbeTarget;
-  checker: Checker;
+  /** Made at the first check this hub runs (see createChecker). */
+  checker: Promise<Checker> | undefined;
   /** What no message may show: the URL and its password. */
   secrets: string[];
 }
@@ -32,13 +33,11 @@ export class Probes {
 
   constructor(
     private readonly host: ActorHost,
-    store: Store,
+    private readonly store: Store,
     targets: readonly ProbeTarget[],
     private readonly onError: (error: unknown) => void,
   ) {
-    for (const target of targets) {
-      this.probes.set(target.id, { target, checker: createChecker(target, store), secrets: secretsOf(target.url) });
-    }
+    for (const target of targets) this.probes.set(target.id, { target, checker: undefined, secrets: secretsOf(target.url) });
     // Only the step that committed (the one hub that won the tick) runs the check.
     host.provideEffect('check', (tx, _params, record) => tx.onCommit(() => this.launch(record.id)));
   }
@@ -71,7 +70,7 @@ export class Probes {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.running);
-    await Promise.all([...this.probes.values()].map((probe) => probe.checker.reset()));
+    await Promise.all([...this.probes.values()].map((probe) => probe.checker?.then((checker) => checker.reset(), () => {})));
   }
 
   private launch(id: string): void {
@@ -79,7 +78,9 @@ export class Probes {
     if (!probe || this.stopped) return;
     // The check's time on the store's clock, which every hub reads alike.
     const at = this.host.clock();
-    const run = runCheck(probe.checker, probe.target.settings.timeoutMs, probe.secrets)
+    probe.checker ??= createChecker(probe.target, this.store);
+    const run = probe.checker
+      .then((checker) => runCheck(checker, probe.target.settings.timeoutMs, probe.secrets))
       .then((outcome) => this.host.run((tx) => tx.send(id, { type: 'CHECKED', at, ...outcome } satisfies ProbeEvent)))
       .then(
         () => {},

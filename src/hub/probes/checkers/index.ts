@@ -1,37 +1,33 @@
-/** The checker of a probe, by its protocol. */
+/**
+ * The checker of a probe, by its protocol. Each protocol's module (and so its client library)
+ * is loaded when a probe first uses it: pg, amqplib, mqtt and nats take about a second to load
+ * together, which every `statehub` command would pay otherwise.
+ */
 import type { Store } from '../../../store/store.js';
 import type { ProbeTarget } from '../config.js';
-import { amqpChecker } from './amqp.js';
 import type { Checker } from './checker.js';
-import { httpChecker } from './http.js';
-import { mqttChecker } from './mqtt.js';
-import { natsChecker } from './nats.js';
-import { postgresChecker } from './postgres.js';
-import { redisChecker } from './redis.js';
-import { storeChecker } from './store.js';
-import { tcpChecker } from './tcp.js';
 
 export type { Checker } from './checker.js';
 
-export function createChecker(target: ProbeTarget, store: Store): Checker {
-  const { timeoutMs } = target.settings;
+export async function createChecker(target: ProbeTarget, store: Store): Promise<Checker> {
+  const { timeoutMs, intervalMs } = target.settings;
   const url = target.url ?? '';
   switch (target.protocol) {
     case 'store':
-      return storeChecker(store);
+      return (await import('./store.js')).storeChecker(store);
     case 'redis':
-      return redisChecker(url, timeoutMs);
+      return (await import('./redis.js')).redisChecker(url, timeoutMs);
     case 'postgres':
-      return postgresChecker(url, timeoutMs);
+      return (await import('./postgres.js')).postgresChecker(url, timeoutMs);
     case 'amqp':
-      return amqpChecker(url, timeoutMs);
+      return (await import('./amqp.js')).amqpChecker(url, timeoutMs);
     case 'mqtt':
-      return mqttChecker(url, timeoutMs);
+      return (await import('./mqtt.js')).mqttChecker(url, timeoutMs);
     case 'nats':
-      return natsChecker(url, timeoutMs);
+      return (await import('./nats.js')).natsChecker(url, timeoutMs);
     case 'http':
-      return httpChecker(url, target.settings.intervalMs, timeoutMs, { status: target.expectStatus, body: target.expectBody });
+      return (await import('./http.js')).httpChecker(url, intervalMs, timeoutMs, { status: target.expectStatus, body: target.expectBody });
     case 'tcp':
-      return tcpChecker(url);
+      return (await import('./tcp.js')).tcpChecker(url);
   }
 }
