@@ -6,7 +6,7 @@
  * is the same whenever the page was opened.
  */
 import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
-import type { LogEntry } from '../../src/protocol/record.js';
+import type { ActorRecord, LogEntry } from '../../src/protocol/record.js';
 import type { HubStore } from './store.js';
 
 export interface ActorHistory {
@@ -18,12 +18,20 @@ export interface ActorHistory {
   error: Accessor<string | undefined>;
 }
 
+export interface ActorHistoryOptions {
+  /**
+   * Keep the event that caused each change: after a live change that came without one (the
+   * stream carries events only to monitors that ask for them), read the history again, which has it.
+   */
+  events?: boolean;
+}
+
 interface HistoryAnswer {
   entries: LogEntry[];
   limit?: number;
 }
 
-export function createActorHistory(hub: HubStore, id: Accessor<string>): ActorHistory {
+export function createActorHistory(hub: HubStore, id: Accessor<string>, options: ActorHistoryOptions = {}): ActorHistory {
   const [entries, setEntries] = createSignal<LogEntry[]>([]);
   const [limit, setLimit] = createSignal<number>();
   const [error, setError] = createSignal<string>();
@@ -85,6 +93,7 @@ export function createActorHistory(hub: HubStore, id: Accessor<string>): ActorHi
     const stop = hub.changes(actorId, (items) => {
       add(items, false);
       publish();
+      if (options.events && items.some((entry) => !('event' in entry))) read();
     });
     read();
     onCleanup(() => {
@@ -94,6 +103,12 @@ export function createActorHistory(hub: HubStore, id: Accessor<string>): ActorHi
   });
 
   return { entries, limit, error };
+}
+
+/** The later of two records of one actor (by seq): what a page shows of it. */
+export function newestRecord(a: ActorRecord | undefined, b: ActorRecord | undefined): ActorRecord | undefined {
+  if (!a || !b) return a ?? b;
+  return a.seq >= b.seq ? a : b;
 }
 
 /** True when some seq after `after` is missing between the entries held. */

@@ -18,7 +18,7 @@ export function LiveJobRow(props: { id: string }) {
       <Show when={record()} fallback={<span class="muted">not in the live set</span>}>
         {(job) => (
           <>
-            <StateLabel state={job().state} />
+            <StateLabel state={job().state} actorId={job().id} />
             <ProgressBar value={context()?.progress ?? 0} state={job().state} />
             <span class="muted">attempt {context()?.attempts}</span>
             <Show when={context()?.error}>
