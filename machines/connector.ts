@@ -55,9 +55,13 @@ export interface RunJobInput {
 
 /** Events `runJob` sends back while it works. */
 export type RunJobEvent =
-  | { type: 'PROGRESS'; progress: number }
+  | { type: 'PROGRESS'; progress: number; message?: string }
   | { type: 'JOB_DONE'; result: Json }
-  | { type: 'JOB_FAILED'; error: ErrorInfo; serviceFault: boolean };
+  /**
+   * `serviceFault`: the service itself is broken (the connector restarts). `permanent`: trying the
+   * job again cannot help (bad input, content refused, auth), so it skips its remaining attempts.
+   */
+  | { type: 'JOB_FAILED'; error: ErrorInfo; serviceFault: boolean; permanent?: boolean };
 
 export type ConnectorEvent =
   | { type: 'ASSIGN'; jobId: string }
@@ -95,9 +99,9 @@ export const connectorMachine = setup({
   },
   actions: {
     /** Effects, provided by the worker SDK: tell the hub how the current job went. */
-    reportProgress: (_, _params: { jobId: string | null; progress: number }) => {},
+    reportProgress: (_, _params: { jobId: string | null; progress: number; message?: string }) => {},
     reportDone: (_, _params: { jobId: string | null; result: Json }) => {},
-    reportFailed: (_, _params: { jobId: string | null; error: ErrorInfo }) => {},
+    reportFailed: (_, _params: { jobId: string | null; error: ErrorInfo; permanent: boolean }) => {},
     recordHealth: assign({
       latencyMs: ({ context }, params: HealthReport) => params.latencyMs ?? context.latencyMs,
       failures: 0,
@@ -163,7 +167,10 @@ export const connectorMachine = setup({
       },
       on: {
         PROGRESS: {
-          actions: { type: 'reportProgress', params: ({ context, event }) => ({ jobId: context.jobId, progress: event.progress }) },
+          actions: {
+            type: 'reportProgress',
+            params: ({ context, event }) => ({ jobId: context.jobId, progress: event.progress, ...(event.message === undefined ? {} : { message: event.message }) }),
+          },
         },
         JOB_DONE: {
           target: 'idle',
@@ -179,14 +186,17 @@ export const connectorMachine = setup({
             guard: 'isServiceFault',
             target: 'error',
             actions: [
-              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error }) },
+              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error, permanent: event.permanent === true }) },
               { type: 'recordFault', params: ({ event }) => ({ error: event.error }) },
               'clearJob',
             ],
           },
           {
             target: 'idle',
-            actions: [{ type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error }) }, 'clearJob'],
+            actions: [
+              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error, permanent: event.permanent === true }) },
+              'clearJob',
+            ],
           },
         ],
         // Leaving `active` stops `runJob`, which aborts the work's AbortSignal.

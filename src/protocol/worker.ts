@@ -1,6 +1,6 @@
 /** The worker protocol over Socket.IO namespace `/worker`: what a worker may send, and what the hub sends it. */
 import { z } from 'zod';
-import { MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
+import { MAX_ERROR_CODE, MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
 import { idSchema } from './ids.js';
 import { jobTypeSchema } from './jobs.js';
 import type { PersistedSnapshot } from './record.js';
@@ -56,11 +56,13 @@ export const connectorUpdateSchema = z.strictObject({
  */
 const jobReport = { jobId: idSchema, attempt: z.number().int().min(1).max(1_000_000) };
 export const jobStartedSchema = z.strictObject(jobReport);
-export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite() });
+/** The longest progress message a connector may send with a report (characters). */
+export const MAX_PROGRESS_MESSAGE = 200;
+export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite(), message: z.string().max(MAX_PROGRESS_MESSAGE).optional() });
 export const jobCompletedSchema = z.strictObject({ ...jobReport, result: json.optional() });
 export const jobFailedSchema = z.strictObject({
   ...jobReport,
-  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE) }),
+  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE), code: z.string().min(1).max(MAX_ERROR_CODE).optional() }),
   /** False when trying again cannot help (e.g. a result over the size limit): the job fails for good. */
   retryable: z.boolean().optional(),
 });

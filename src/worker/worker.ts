@@ -15,7 +15,7 @@ import { connectorMachine } from '../../machines/connector.js';
 import { recordedEvent } from '../protocol/change-event.js';
 import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
-import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, type RegisterAck, type WorkerLimits } from '../protocol/worker.js';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
@@ -149,8 +149,8 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent }: { attempt: number; percent: number }) =>
-    send('job:progress', { jobId, attempt, progress: percent }),
+  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent, message }: { attempt: number; percent: number; message?: string }) =>
+    send('job:progress', { jobId, attempt, progress: percent, ...(message === undefined ? {} : { message }) }),
   );
 
   /** The job ended here: its outcome is kept until the hub takes it. */
@@ -165,12 +165,13 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
-    progress: (jobId: string, percent: number) => {
+    progress: (jobId: string, percent: number, message?: string) => {
       const held = running.get(jobId);
-      if (held) progress.push(jobId, { attempt: held.job.attempt, percent });
+      if (held) progress.push(jobId, { attempt: held.job.attempt, percent, ...(message === undefined ? {} : { message: boundProgressMessage(message) }) });
     },
     done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo) => finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error })),
+    failed: (jobId: string, error: ErrorInfo, permanent: boolean) =>
+      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) })),
   };
 
   const counters = new Map<string, number>();
@@ -406,6 +407,15 @@ function resultOutcome(job: JobRun, result: Json, maxResultBytes: number): Repor
   const bytes = Buffer.byteLength(text ?? 'null');
   if (bytes > maxResultBytes) return failure(`${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
   return { event: 'job:completed', payload: { jobId: job.id, attempt: job.attempt, result: result ?? null }, bytes: bytes + 128 };
+}
+
+/** A progress message as the hub takes it: at most MAX_PROGRESS_MESSAGE characters. */
+function boundProgressMessage(message: string): string {
+  if (message.length <= MAX_PROGRESS_MESSAGE) return message;
+  let end = MAX_PROGRESS_MESSAGE - 1;
+  // Never cut a surrogate pair in two: the hub refuses lone surrogates.
+  if (/[\uD800-\uDBFF]/.test(message.charAt(end - 1))) end -= 1;
+  return `${message.slice(0, end)}…`;
 }
 
 function jobReport(event: Report['event'], payload: Report['payload']): Report {
