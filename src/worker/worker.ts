@@ -18,6 +18,7 @@ import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from 
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
 /** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
@@ -39,6 +40,12 @@ export interface WorkerOptions {
   progressIntervalMs?: number;
   /** Where the worker says what happens. Default: nothing. */
   log?: (message: string) => void;
+  /**
+   * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
+   * inspector there, as XState actors do, with session ids scoped by this worker's id. An
+   * inspector that is away or slow never holds the worker up. Default: off.
+   */
+  inspect?: string;
 }
 
 export interface Worker {
@@ -69,6 +76,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
   const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
+  // Each connection starts blank: it is told every connector as it is now.
+  const inspector =
+    options.inspect === undefined
+      ? undefined
+      : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
   /** The hub's session for this process: it outlives connections, so a reconnection resumes it. */
@@ -178,6 +190,7 @@ export function createWorker(options: WorkerOptions): Worker {
     if (connectors.has(connectorId)) throw new Error(`connector id ${connectorId} is used twice`);
     const actor = createActor(connectorLogic(implementation, reports), {
       id: connectorId,
+      ...(inspector ? { inspect: inspector.inspect } : {}),
       input: {
         id: connectorId,
         type: implementation.type,
@@ -354,6 +367,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
+  inspector?.connect();
 
   return {
     id,
@@ -381,6 +395,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
+      inspector?.close();
     },
   };
 }
