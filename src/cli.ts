@@ -84,6 +84,7 @@ program
   .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
+  .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
   .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
   .action(async (options) => {
@@ -164,6 +165,7 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
     bodyLimit: options.bodyLimit as number,
     maxPayloadBytes: options.maxPayloadBytes as number,
     maxResultBytes: options.maxResultBytes as number,
+    historyLimit: options.historyLimit as number,
     httpRateLimit: options.httpRateLimit as number,
     socketRateLimit: options.socketRateLimit as number,
     ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),

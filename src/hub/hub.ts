@@ -38,6 +38,8 @@ export interface HubOptions {
   redis?: string;
   /** Key prefix in Redis, so independent statehubs can share one server. Default `statehub`. */
   redisPrefix?: string;
+  /** Changes kept per actor for its history, for the store the hub makes (not a given `store`). Default 1,000. */
+  historyLimit?: number;
   /** Token -> role; when set, every request and socket needs a token. */
   tokens?: Tokens;
   /**
@@ -105,7 +107,12 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
   const log = baseLog.child({}, { serializers: { err: loggedError } });
   const ownStore = !options.store;
-  const store = options.store ?? (options.redis ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : new MemoryStore());
+  const storeOptions = options.historyLimit === undefined ? {} : { historyLimit: options.historyLimit };
+  const store =
+    options.store ??
+    (options.redis
+      ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}), ...storeOptions })
+      : new MemoryStore(storeOptions));
   const timings = { ...WORKER_TIMING_DEFAULTS, ...options.timings };
   const maxResultBytes = options.maxResultBytes ?? MiB;
   const limits: WorkerLimits = { maxResultBytes, maxMessageBytes: maxResultBytes + MiB };

@@ -40,7 +40,15 @@ export const registerSchema = z.strictObject({
 });
 export type Register = z.output<typeof registerSchema>;
 
-export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: connectorSnapshotSchema, version: versionSchema.optional() });
+/** The event that made a connector's snapshot (XState's, as the connector actor took it). */
+const changeEventSchema = z.looseObject({ type: z.string().min(1).max(200) });
+
+export const connectorUpdateSchema = z.strictObject({
+  id: idSchema,
+  snapshot: connectorSnapshotSchema,
+  event: changeEventSchema.optional(),
+  version: versionSchema.optional(),
+});
 
 /**
  * Every job report names the attempt it is about (the `attempt` of its assignment): a report of

@@ -7,11 +7,12 @@
  * the hub has already given those jobs to someone else.
  */
 import { hostname } from 'node:os';
-import { createActor } from 'xstate';
+import { createActor, type EventObject } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
 import type { Json, ErrorInfo } from '../../machines/json.js';
 import type { Capabilities } from '../../machines/worker.js';
 import { connectorMachine } from '../../machines/connector.js';
+import { recordedEvent } from '../protocol/change-event.js';
 import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
 import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
@@ -83,6 +84,8 @@ export function createWorker(options: WorkerOptions): Worker {
       : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
+  /** The event that made each connector's current snapshot: recorded with it by the hub. */
+  const causes = new Map<string, EventObject>();
   /** The hub's session for this process: it outlives connections, so a reconnection resumes it. */
   let session: string | undefined;
   /** Registered on the current connection: reports may go out. */
@@ -188,7 +191,7 @@ export function createWorker(options: WorkerOptions): Worker {
     counters.set(implementation.type, n);
     const connectorId = implementation.id ?? `${id}/${implementation.type}-${n}`;
     if (connectors.has(connectorId)) throw new Error(`connector id ${connectorId} is used twice`);
-    const actor = createActor(connectorLogic(implementation, reports), {
+    const actor: ConnectorActor = createActor(connectorLogic(implementation, reports), {
       id: connectorId,
       ...(inspector ? { inspect: inspector.inspect } : {}),
       input: {
@@ -197,13 +200,16 @@ export function createWorker(options: WorkerOptions): Worker {
         healthIntervalMs: implementation.healthIntervalMs ?? null,
         ...(implementation.restartDelayMs === undefined ? {} : { restartDelayMs: implementation.restartDelayMs }),
       },
+      // Snapshots are reported from here, where XState says which event made each one.
+      inspect: (inspection) => {
+        if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
+        causes.set(connectorId, inspection.event);
+        reportConnector(connectorId);
+      },
     });
     connectors.set(connectorId, actor);
     types.set(connectorId, implementation.type);
-    actor.subscribe({
-      next: () => reportConnector(connectorId),
-      error: (error) => log(`connector ${connectorId} crashed: ${(error as Error).message}`),
-    });
+    actor.subscribe({ error: (error) => log(`connector ${connectorId} crashed: ${(error as Error).message}`) });
   }
 
   function reportConnector(connectorId: string): void {
@@ -214,7 +220,9 @@ export function createWorker(options: WorkerOptions): Worker {
     if (previous && sameState(previous, snapshot)) return;
     lastSent.set(connectorId, snapshot);
     // Not taken (the hub's store was away): forget it was sent, so the next heartbeat sends it again.
-    send('connector', { id: connectorId, snapshot, version: CONNECTOR_VERSION }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
+    const cause = causes.get(connectorId);
+    const event = cause && recordedEvent(cause);
+    send('connector', { id: connectorId, snapshot, ...(event ? { event } : {}), version: CONNECTOR_VERSION }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
   }
 
   /** Stops a job here and forgets it: the hub no longer counts it as this worker's. */
