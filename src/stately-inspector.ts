@@ -95,10 +95,20 @@ export function createStatelyInspector(options: StatelyInspectorOptions): Statel
   const socket = new InspectorSocket({ ...options, url: inspectorUrl(options.url) });
   const { sessionScope } = options;
   const inspector = createInspector(socket, sessionScope === undefined ? {} : { serialize: scopeSessions(sessionScope) });
+  // The library converts each event a turn later: skipped at once while nothing would be sent.
+  const inspect: Observer<InspectionEvent> = {
+    next: (event) => {
+      if (socket.connected) inspector.inspect.next?.(event);
+    },
+  };
+  // XState's own event for a new actor, again: converted as when the actor was created (named by
+  // its id, with its definition, its parent and its snapshot as it is then).
   const live = (actor: AnyActorRef): void => {
-    const snapshot = actor.getSnapshot() as InspectedSnapshot & { children?: Record<string, AnyActorRef | undefined> };
-    inspector.actor(actor, snapshot);
-    for (const child of Object.values(snapshot.children ?? {})) if (child) live(child);
+    let root = actor;
+    while (root._parent) root = root._parent;
+    inspect.next?.({ type: '@xstate.actor', actorRef: actor, rootId: root.sessionId });
+    const { children } = actor.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> };
+    for (const child of Object.values(children ?? {})) if (child) live(child);
   };
   return {
     url: socket.url,
@@ -108,12 +118,7 @@ export function createStatelyInspector(options: StatelyInspectorOptions): Statel
     get dropped() {
       return socket.dropped;
     },
-    // The library converts each event a turn later: skipped at once while nothing would be sent.
-    inspect: {
-      next: (event) => {
-        if (socket.connected) inspector.inspect.next?.(event);
-      },
-    },
+    inspect,
     actor: inspector.actor,
     event: inspector.event,
     snapshot: inspector.snapshot,

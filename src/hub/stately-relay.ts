@@ -22,15 +22,6 @@ import {
 } from '../stately-inspector.js';
 import type { Feed, Follower } from './feed.js';
 
-/**
- * The event that caused a change, as the log records it (main's `LogEntry.event`, arriving with
- * the change-event work): absent for changes recorded without one.
- */
-interface ChangeEvent {
-  type: string;
-  [field: string]: unknown;
-}
-
 export interface StatelyRelayOptions extends Pick<StatelyInspectorOptions, 'maxBufferedBytes' | 'retryMs'> {
   /** The inspector's ws:// or wss:// URL. */
   url: string;
@@ -120,7 +111,8 @@ export class StatelyRelay {
   private change(entry: LogEntry): void {
     const { record } = entry;
     if (!this.told.has(record.id)) this.announce(record);
-    const event = (entry as LogEntry & { event?: ChangeEvent }).event;
+    // Changes written before events were recorded have none: their snapshot goes alone.
+    const { event } = entry;
     if (event) this.inspector.event(record.id, event);
     this.inspector.snapshot(record.id, inspected(record), event ? { event } : {});
     if (record.removed) this.told.delete(record.id);

@@ -193,7 +193,6 @@ export function createWorker(options: WorkerOptions): Worker {
     if (connectors.has(connectorId)) throw new Error(`connector id ${connectorId} is used twice`);
     const actor: ConnectorActor = createActor(connectorLogic(implementation, reports), {
       id: connectorId,
-      ...(inspector ? { inspect: inspector.inspect } : {}),
       input: {
         id: connectorId,
         type: implementation.type,
@@ -202,6 +201,8 @@ export function createWorker(options: WorkerOptions): Worker {
       },
       // Snapshots are reported from here, where XState says which event made each one.
       inspect: (inspection) => {
+        // Every actor of the connector's system (it and what it invokes) passes here.
+        inspector?.inspect.next?.(inspection);
         if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
         causes.set(connectorId, inspection.event);
         reportConnector(connectorId);
