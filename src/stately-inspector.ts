@@ -95,10 +95,11 @@ export function createStatelyInspector(options: StatelyInspectorOptions): Statel
   const socket = new InspectorSocket({ ...options, url: inspectorUrl(options.url) });
   const { sessionScope } = options;
   const inspector = createInspector(socket, sessionScope === undefined ? {} : { serialize: scopeSessions(sessionScope) });
-  // The library converts each event a turn later: skipped at once while nothing would be sent.
+  // The library converts each event a turn later: skipped at once while nothing would be sent,
+  // and so are the kinds it drops (microsteps, actions).
   const inspect: Observer<InspectionEvent> = {
     next: (event) => {
-      if (socket.connected) inspector.inspect.next?.(event);
+      if (socket.connected && CONVERTED.has(event.type)) inspector.inspect.next?.(event);
     },
   };
   // XState's own event for a new actor, again: converted as when the actor was created (named by
@@ -128,6 +129,8 @@ export function createStatelyInspector(options: StatelyInspectorOptions): Statel
   };
 }
 
+/** The inspection events `@statelyai/inspect` turns into messages. */
+const CONVERTED = new Set<InspectionEvent['type']>(['@xstate.actor', '@xstate.event', '@xstate.snapshot']);
 const MiB = 1024 * 1024;
 /** A receiver that accepted the TCP connection but never answers the upgrade is given up after this long. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

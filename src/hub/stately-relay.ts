@@ -23,6 +23,8 @@ import {
 import type { Feed, Follower } from './feed.js';
 
 export interface StatelyRelayOptions extends Pick<StatelyInspectorOptions, 'maxBufferedBytes' | 'retryMs'> {
+  /** Jobs told about at once on a connection (see `toldOnConnect`). Default 500. */
+  maxJobsOnConnect?: number;
   /** The inspector's ws:// or wss:// URL. */
   url: string;
   feed: Feed;
@@ -84,7 +86,7 @@ export class StatelyRelay {
         {},
         (initial, tail) => {
           if (!current()) return;
-          if (initial.type === 'snapshot') for (const record of parentsFirst(initial.snapshot.records)) this.announce(record);
+          if (initial.type === 'snapshot') for (const record of toldOnConnect(initial.snapshot.records, this.options.maxJobsOnConnect ?? 500)) this.announce(record);
           for (const entry of tail) this.change(entry);
         },
         follower,
@@ -146,6 +148,18 @@ function inspected(record: ActorRecord): InspectedSnapshot {
   return record.removed && record.snapshot.status === 'active' ? { ...record.snapshot, status: 'stopped' } : record.snapshot;
 }
 
-function parentsFirst(records: readonly ActorRecord[]): ActorRecord[] {
-  return [...records].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+/**
+ * What a connection is told at once: every actor but jobs, parents first, then at most `maxJobs`
+ * jobs, unfinished ones first, latest change first. The others are told when they next change:
+ * a backlog of thousands of jobs would hold the hub up (each actor message carries the
+ * definition) and overflow the receiver, whose Node server keeps only its last 200 messages for
+ * a page that opens later.
+ */
+function toldOnConnect(records: readonly ActorRecord[], maxJobs: number): ActorRecord[] {
+  const others = records.filter((record) => record.kind !== 'job').sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  const jobs = records
+    .filter((record) => record.kind === 'job')
+    .sort((a, b) => Number(b.snapshot.status === 'active') - Number(a.snapshot.status === 'active') || b.updatedAt.localeCompare(a.updatedAt))
+    .slice(0, maxJobs);
+  return [...others, ...jobs];
 }

@@ -5,11 +5,11 @@ import type { StatelyActorEvent, StatelyEventEvent, StatelyInspectionEvent, Stat
 import { startHub, type Hub } from 'statehub';
 import { connectorMachine, hostMachine, jobMachine, workerMachine } from 'statehub/machines';
 import { Feed } from '../../src/hub/feed.js';
-import { StatelyRelay } from '../../src/hub/stately-relay.js';
+import { StatelyRelay, type StatelyRelayOptions } from '../../src/hub/stately-relay.js';
 import { createStatelyInspector } from '../../src/stately-inspector.js';
 import { Conditions } from '../helpers/conditions.js';
 import { about, inspectorReceiver, type InspectorReceiver } from '../helpers/inspector-receiver.js';
-import { submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
+import { api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 
 const QUICK_JOB = { type: 'simulation', payload: { durationMs: 60, steps: 3 } };
 
@@ -122,6 +122,30 @@ describe("the hub's relay to Stately's inspector", () => {
     expect(relay.dropped).toBe(0);
   });
 
+  it('tells a new connection its unfinished jobs first, up to a bound, and any other job when it changes', async () => {
+    const hub = await testHub();
+    const jobs: Array<{ id: string }> = [];
+    for (let i = 0; i < 5; i++) jobs.push(await submit(hub, QUICK_JOB));
+    const [cancelled, alsoCancelled, ...pending] = jobs as [{ id: string }, { id: string }, ...Array<{ id: string }>];
+    for (const job of [cancelled, alsoCancelled]) expect((await api(hub, 'POST', `/api/jobs/${job.id}/cancel`)).status).toBe(200);
+
+    const receiver = await inspectorReceiver();
+    relayOf(hub, receiver.url, { maxJobsOnConnect: 2 });
+    const toldJobs = () => receiver.messages.filter(isActor).filter((message) => message.name === 'job').map((message) => message.sessionId);
+    await receiver.until(() => toldJobs().length === 2, 'two jobs told');
+    const untold = pending.filter((job) => !toldJobs().includes(job.id));
+    expect(untold).toHaveLength(1);
+    expect(toldJobs()).not.toContain(cancelled.id);
+    expect(toldJobs()).not.toContain(alsoCancelled.id);
+
+    const [{ id }] = untold as [{ id: string }];
+    await api(hub, 'POST', `/api/jobs/${id}/cancel`);
+    await receiver.until(() => about(receiver.messages, id).length === 3, 'the cancelled job told');
+    expect(about(receiver.messages, id).map((message) => message.type)).toEqual(['@xstate.actor', '@xstate.event', '@xstate.snapshot']);
+    expect(about(receiver.messages, id).find(isEvent)?.event).toMatchObject({ type: 'CANCEL' });
+    expect(toldJobs()).toHaveLength(3);
+  });
+
   it('runs jobs as usual when the inspector refuses connections, and says so once', async () => {
     const log = keptLog();
     const hub = await testHub({ inspect: `ws://127.0.0.1:${await refusedPort()}`, logger: log.logger });
@@ -173,7 +197,7 @@ describe('the connection to the inspector', () => {
 });
 
 /** A relay of `hub`'s log to `url`, as `inspect` starts one, retrying quickly. */
-function relayOf(hub: Hub, url: string): StatelyRelay {
+function relayOf(hub: Hub, url: string, options: Partial<StatelyRelayOptions> = {}): StatelyRelay {
   const feed = new Feed(hub.store);
   const byKind = { job: jobMachine, connector: connectorMachine, worker: workerMachine, machine: hostMachine } as const;
   const relay = new StatelyRelay({
@@ -185,6 +209,7 @@ function relayOf(hub: Hub, url: string): StatelyRelay {
       throw error;
     },
     retryMs: 50,
+    ...options,
   });
   onTestFinished(() => {
     relay.close();
