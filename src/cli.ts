@@ -48,9 +48,9 @@ const origins = (text: string, previous: string[]) => {
   }
 };
 
-/** `--inspect` alone means the default URL; a value must be a ws:// or wss:// URL. */
+/** `--inspect` alone means the default URL (commander shows it as the preset); a value must be a ws:// or wss:// URL. */
 const inspectOption = (what: string) =>
-  new Option('--inspect [url]', `relay ${what} to Stately's inspector at this WebSocket URL (default ${DEFAULT_INSPECTOR_URL}; see the README)`)
+  new Option('--inspect [url]', `relay ${what} to Stately's inspector at this WebSocket URL (see the README)`)
     .preset(DEFAULT_INSPECTOR_URL)
     .argParser((text: string) => {
       try {
