@@ -23,8 +23,6 @@ import {
 import type { Feed, Follower } from './feed.js';
 
 export interface StatelyRelayOptions extends Pick<StatelyInspectorOptions, 'maxBufferedBytes' | 'retryMs'> {
-  /** Jobs told about at once on a connection (see `toldOnConnect`). Default 500. */
-  maxJobsOnConnect?: number;
   /** The inspector's ws:// or wss:// URL. */
   url: string;
   feed: Feed;
@@ -33,6 +31,8 @@ export interface StatelyRelayOptions extends Pick<StatelyInspectorOptions, 'maxB
   log: InspectorLog;
   /** Where a failed catch-up (the store did not answer) is reported; it is tried again. */
   onError: (error: unknown) => void;
+  /** Jobs told about at once on a connection (see `toldOnConnect`). Default 500. */
+  maxJobsOnConnect?: number;
 }
 
 /** Parents are announced before their children, so an actor's chain up to its root is known. */
