@@ -9,6 +9,7 @@ import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
 import { connectorsFromSpec } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
+import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
 const program = new Command('statehub')
   .description('Distributed job processing where every connector and job is an XState actor, streamed live to monitors.')
@@ -47,6 +48,18 @@ const origins = (text: string, previous: string[]) => {
   }
 };
 
+/** `--inspect` alone means the default URL (commander shows it as the preset); a value must be a ws:// or wss:// URL. */
+const inspectOption = (what: string) =>
+  new Option('--inspect [url]', `relay ${what} to Stately's inspector at this WebSocket URL (see the README)`)
+    .preset(DEFAULT_INSPECTOR_URL)
+    .argParser((text: string) => {
+      try {
+        return inspectorUrl(text);
+      } catch (error) {
+        throw new InvalidArgumentError(`${(error as Error).message}.`);
+      }
+    });
+
 const logFormatOption = () =>
   new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
 
@@ -71,6 +84,8 @@ program
   .option('--offline-after-ms <ms>', 'a stale worker turns offline after this long', integer('the offline delay', 10), 10_000)
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
+  .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
+  .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
@@ -88,6 +103,7 @@ program
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const logger = commandLogger(options.logFormat as LogFormat | undefined);
@@ -99,6 +115,7 @@ program
       ...(options.token && { token: options.token }),
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
+      ...(options.inspect && { inspect: options.inspect as string }),
       log: (message) => logger.info(message),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
@@ -110,9 +127,15 @@ program
   .description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs')
   .addOption(portOption())
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .addOption(inspectOption("the demo hub's actors"))
   .addOption(logFormatOption())
   .action(async (options) => {
-    const demo = await runDemo({ port: options.port, host: options.host, logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const demo = await runDemo({
+      port: options.port,
+      host: options.host,
+      ...(options.inspect && { inspect: options.inspect as string }),
+      logger: commandLogger(options.logFormat as LogFormat | undefined),
+    });
     onShutdown(() => demo.close());
   });
 
@@ -136,11 +159,13 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
   return {
     ...(options.redis ? { redis: options.redis as string } : {}),
     ...(options.redisPrefix ? { redisPrefix: options.redisPrefix as string } : {}),
+    ...(options.inspect ? { inspect: options.inspect as string } : {}),
     port: options.port as number,
     host: options.host as string,
     bodyLimit: options.bodyLimit as number,
     maxPayloadBytes: options.maxPayloadBytes as number,
     maxResultBytes: options.maxResultBytes as number,
+    historyLimit: options.historyLimit as number,
     httpRateLimit: options.httpRateLimit as number,
     socketRateLimit: options.socketRateLimit as number,
     ...(options.tokens ? { tokens: readTokensFile(options.tokens as string) } : {}),

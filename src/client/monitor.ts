@@ -33,6 +33,8 @@ export interface MonitorOptions {
   firstSnapshot?: 'http' | 'socket';
   /** Live changes as deltas against the previous record (whole records otherwise). Default true. */
   deltas?: boolean;
+  /** Each change comes with the event that caused it (`ViewChange.event`), as inspectors need. Default false. */
+  events?: boolean;
   /** Silence (ms) after which a live monitor is `stalled`. Default 3,000. */
   stallAfterMs?: number;
   /** Silence (ms) after which a stalled monitor drops the connection and reconnects with `since`. Default 10,000. */
@@ -84,6 +86,7 @@ export class Monitor {
           token: options.token,
           since: this.view.offset,
           deltas: options.deltas ?? true,
+          ...(options.events ? { events: true } : {}),
           ...(options.filter ? { filter: options.filter } : {}),
         }),
     });
@@ -170,7 +173,7 @@ export class Monitor {
         this.socket.io.engine?.close();
         return;
       }
-      records.push({ offset: entry.offset, record });
+      records.push(entry.event === undefined ? { offset: entry.offset, record } : { offset: entry.offset, record, event: entry.event });
       batch.set(record.id, record);
     }
     this.view.applyTransitions(records);

@@ -3,7 +3,7 @@
  * Framework-free, so the monitor UI, the test kit and scripts share it. It also checks the
  * contract's promise as it goes: per actor, each change follows the last one (seq + 1).
  */
-import type { ActorRecord, LogEntry, Snapshot } from '../protocol/record.js';
+import type { ActorRecord, ChangeEvent, LogEntry, Snapshot } from '../protocol/record.js';
 
 export interface ViewChange {
   /** The record as it is now (for a removed actor: its last record, with `removed: true`). */
@@ -12,6 +12,8 @@ export interface ViewChange {
   previous: ActorRecord | undefined;
   /** The change's offset; for a snapshot's records, the snapshot's. */
   offset: string;
+  /** The event that caused the change, when the monitor asked for events (`events: true`). */
+  event?: ChangeEvent;
 }
 
 export class View {
@@ -33,7 +35,7 @@ export class View {
   /** Applies changes that follow what the view holds. */
   applyTransitions(entries: LogEntry[]): void {
     const changes: ViewChange[] = [];
-    for (const { offset, record } of entries) {
+    for (const { offset, record, event } of entries) {
       const previous = this.records.get(record.id);
       const expected = previous ? previous.seq + 1 : 1;
       if (record.seq !== expected && this.offset !== undefined) {
@@ -42,7 +44,7 @@ export class View {
       if (record.removed) this.records.delete(record.id);
       else this.records.set(record.id, record);
       this.offset = offset;
-      changes.push({ record, previous, offset });
+      changes.push(event === undefined ? { record, previous, offset } : { record, previous, offset, event });
     }
     if (changes.length > 0) this.emit(changes, false);
   }

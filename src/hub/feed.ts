@@ -19,6 +19,12 @@ export interface Follower {
   push(entries: LogEntry[]): void;
 }
 
+/** How an observer takes live changes: as deltas where the hub can, and with the events that caused them. */
+export interface EntryForm {
+  deltas?: boolean | undefined;
+  events?: boolean | undefined;
+}
+
 export interface JoinRequest {
   since?: string | undefined;
   filter?: Filter | undefined;
@@ -39,6 +45,7 @@ export class Feed {
   /** The record each handed-out entry follows (seq - 1), while an observer may still ask for its delta. */
   private readonly bases = new WeakMap<LogEntry, ActorRecord>();
   private readonly deltas = new WeakMap<LogEntry, StreamEntry>();
+  private readonly plain = new WeakMap<LogEntry, LogEntry>();
 
   constructor(private readonly store: Store) {
     this.unsubscribe = [
@@ -124,18 +131,27 @@ export class Feed {
   }
 
   /**
-   * The entry as a delta against the actor's previous record, for observers that asked for
-   * deltas (made once, whoever asks); the whole entry when this hub has not handed out that
-   * previous record (the actor's first change, or its first since this hub started).
+   * The entry in the form an observer asked for, made once per form whoever asks (except deltas
+   * with events, which only inspectors ask for). A delta is against the actor's previous record;
+   * the whole entry goes when this hub has not handed out that previous record (the actor's first
+   * change, or its first since this hub started). Without `events`, the event is left out.
    */
-  streamEntry(entry: LogEntry): StreamEntry {
+  streamEntry(entry: LogEntry, form: EntryForm): StreamEntry {
+    if (!form.deltas) return form.events ? entry : this.withoutEvent(entry);
     let sent = this.deltas.get(entry);
     if (!sent) {
       const base = this.bases.get(entry);
-      sent = base ? toDelta(entry.offset, base, entry.record) : entry;
+      sent = base ? toDelta(entry.offset, base, entry.record) : this.withoutEvent(entry);
       this.deltas.set(entry, sent);
     }
-    return sent;
+    return form.events && entry.event !== undefined ? { ...sent, event: entry.event } : sent;
+  }
+
+  private withoutEvent(entry: LogEntry): LogEntry {
+    if (entry.event === undefined) return entry;
+    let plain = this.plain.get(entry);
+    if (!plain) this.plain.set(entry, (plain = { offset: entry.offset, record: entry.record }));
+    return plain;
   }
 
   private track(entry: LogEntry): void {

@@ -2,7 +2,8 @@
  * Socket.IO namespace `/monitor`: read-only observers. Each gets `snapshot` (or a replay of the
  * changes after its `since`, as `transitions`), then `synced` `{ offset, via }`, then live
  * `transitions` batches. Observers without a filter share
- * one room, so each batch is encoded once for all of them.
+ * one room per form (whole records or deltas), so each batch is encoded once for all of them;
+ * those that asked for the events that caused each change (inspectors) get their own sends.
  */
 import type { Namespace, Socket } from 'socket.io';
 import { HubError, invalidInput } from '../protocol/errors.js';
@@ -10,6 +11,7 @@ import { checkShape } from '../protocol/shape.js';
 import { reject, toConnectError } from './socket-errors.js';
 import { monitorAuthSchema, recordFilter, type MonitorAuth } from '../protocol/monitor.js';
 import type { LogEntry } from '../protocol/record.js';
+import type { StreamEntry } from '../protocol/delta.js';
 import type { Auth } from './auth.js';
 import { encodeEventPacket, encodeSnapshot } from '../protocol/encoding.js';
 import type { Feed } from './feed.js';
@@ -71,7 +73,11 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
     for (const name of [LIVE_ROOM, DELTA_ROOM]) {
       const room = nsp.adapter.rooms.get(name);
       if (!room || room.size === 0) continue;
-      nsp.to(name).emit('transitions', name === DELTA_ROOM ? entries.map((entry) => feed.streamEntry(entry)) : entries);
+      const form = { deltas: name === DELTA_ROOM };
+      nsp.to(name).emit(
+        'transitions',
+        entries.map((entry) => feed.streamEntry(entry, form)),
+      );
       for (const id of room) cutOffIfBehind(nsp.sockets.get(id), options.maxQueuedPackets);
     }
     lastBroadcastAt = Date.now();
@@ -96,15 +102,19 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
 }
 
 async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options: MonitorGatewayOptions): Promise<void> {
-  const filtered = recordFilter(request.filter) !== undefined;
-  const follower = filtered
+  // Filtered observers and those asking for events are sent to one by one; the rest share a room.
+  const own = recordFilter(request.filter) !== undefined || request.events === true;
+  const form = { deltas: request.deltas, events: request.events };
+  const follower = own
     ? {
         push: (entries: LogEntry[]) => {
-          sendTo(socket, 'transitions', request.deltas ? entries.map((entry) => feed.streamEntry(entry)) : entries);
+          sendTo(socket, 'transitions', entries.map((entry) => feed.streamEntry(entry, form)));
           cutOffIfBehind(socket, options.maxQueuedPackets);
         },
       }
     : undefined;
+  // Replays and catch-ups are whole records, with events only for those who asked.
+  const replayed = (entries: LogEntry[]) => entries.map((entry) => feed.streamEntry(entry, { events: request.events }));
   if (socket.disconnected) return;
   await feed.join(
     request,
@@ -113,12 +123,12 @@ async function follow(socket: Socket, feed: Feed, request: MonitorAuth, options:
       // Written pre-encoded through the socket's own engine.io connection, so it stays in order
       // with the events around it; each record's text is made once and shared by every snapshot.
       if (initial.type === 'snapshot') socket.conn.write(encodeEventPacket(socket.nsp.name, 'snapshot', encodeSnapshot(initial.snapshot)));
-      else emitInBatches(socket, initial.entries);
-      emitInBatches(socket, tail);
+      else emitInBatches(socket, replayed(initial.entries));
+      emitInBatches(socket, replayed(tail));
       const offset = tail.at(-1)?.offset ?? (initial.type === 'snapshot' ? initial.snapshot.offset : initial.offset);
       // Tells the client it is caught up (a resume that missed nothing sends no other event).
       sendTo(socket, 'synced', { offset, via: initial.type, time: feed.now() });
-      if (!filtered) void socket.join(request.deltas ? DELTA_ROOM : LIVE_ROOM);
+      if (!own) void socket.join(request.deltas ? DELTA_ROOM : LIVE_ROOM);
     },
     follower,
   );
@@ -134,7 +144,7 @@ function sendTo(socket: Socket, event: string, payload: unknown): void {
   socket.data.sentAt = Date.now();
 }
 
-function emitInBatches(socket: Socket, entries: LogEntry[]): void {
+function emitInBatches(socket: Socket, entries: StreamEntry[]): void {
   for (let start = 0; start < entries.length; start += REPLAY_BATCH) {
     socket.emit('transitions', entries.slice(start, start + REPLAY_BATCH));
   }

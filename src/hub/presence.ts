@@ -7,12 +7,15 @@ import type { JobEvent } from '../../machines/job.js';
 import type { HostEvent } from '../../machines/machine.js';
 import type { WorkerContext, WorkerEvent, WorkerLost, WorkerTimings } from '../../machines/worker.js';
 import { HubError } from '../protocol/errors.js';
-import type { ActorRecord, Kind } from '../protocol/record.js';
+import type { ActorRecord, ChangeEvent, Kind } from '../protocol/record.js';
 import type { HeldJob, Register } from '../protocol/worker.js';
 import { leaseHolder } from '../store/job-index.js';
 import type { ActorHost } from './actor-host.js';
 import { jobContext } from './jobs.js';
 import type { Transaction } from './transaction.js';
+
+/** The event recorded for a connector's snapshot as its worker's registration declares it. */
+const REGISTER_EVENT: ChangeEvent = Object.freeze({ type: 'statehub.register' });
 
 const ONLINE = new Set(['ready', 'busy', 'draining']);
 
@@ -77,7 +80,7 @@ export class Presence {
       // A worker that comes back on another machine starts over there.
       if (live?.parentId === machineId) await tx.send(workerId, event);
       else await tx.create('worker', workerId, { id: workerId, ...event, timings: this.timings }, machineId, existing);
-      for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot, connector.version);
+      for (const connector of registration.connectors) await tx.put('connector', connector.id, workerId, connector.snapshot, REGISTER_EVENT, connector.version);
       await this.removeUndeclared(tx, workerId, new Set(event.connectorIds));
       if (registration.draining) await tx.send(workerId, { type: 'DRAIN' } satisfies WorkerEvent);
       const { revoked, reassigned, held } = await this.reconcileLeases(tx, workerId, registration.resume?.jobs ?? []);
@@ -112,11 +115,12 @@ export class Presence {
     sessionId: string,
     connectorId: string,
     snapshot: ActorRecord['snapshot'],
+    event?: ChangeEvent,
     version?: string,
   ): Promise<boolean> {
     const worker = await this.currentSession(tx, workerId, sessionId);
     if (!worker || !workerContext(worker).connectorIds.includes(connectorId)) return false;
-    await tx.put('connector', connectorId, workerId, snapshot, version);
+    await tx.put('connector', connectorId, workerId, snapshot, event, version);
     return true;
   }
 

@@ -5,7 +5,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EventObject } from 'xstate';
 import { NEVER } from '../../machines/json.js';
-import { stateSince, topState, type ActorRecord, type Kind, type PersistedSnapshot } from '../protocol/record.js';
+import { INIT_EVENT, REMOVE_EVENT, recordedEvent } from '../protocol/change-event.js';
+import { stateSince, topState, type ActorRecord, type ChangeEvent, type Kind, type PersistedSnapshot } from '../protocol/record.js';
 import { HubError } from '../protocol/errors.js';
 import { UnreadableRecordError } from '../store/record-text.js';
 import type { Store, Timer, TimerRef } from '../store/store.js';
@@ -26,6 +27,8 @@ export interface TransactionEnv {
 export class Transaction {
   /** Every record staged, in order; an actor changed twice appears twice. */
   readonly records: ActorRecord[] = [];
+  /** The event that caused each of `records`, at the same index (undefined: not known). */
+  readonly events: Array<ChangeEvent | undefined> = [];
   /** Each touched actor's record before this transaction (undefined: it did not exist). */
   readonly before = new Map<string, ActorRecord | undefined>();
   private readonly latest = new Map<string, ActorRecord>();
@@ -70,7 +73,9 @@ export class Transaction {
     const stepped = this.stepper(record.kind).next(record.snapshot, event);
     const changed = hasChanged(record.snapshot, stepped.snapshot);
     const version = this.stepper(record.kind).definition.version;
-    const next = changed ? this.stage(this.next(record, { ...record, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot, version }), record) : record;
+    const next = changed
+      ? this.stage(this.next(record, { ...record, state: topState(stepped.snapshot.value), snapshot: stepped.snapshot, version }), record, recordedEvent(event))
+      : record;
     await this.perform(id, stepped.actions, next);
     return next;
   }
@@ -89,6 +94,7 @@ export class Transaction {
         version: stepper.definition.version,
       }),
       removed,
+      INIT_EVENT,
     );
     await this.perform(id, stepped.actions, record);
     return record;
@@ -96,9 +102,17 @@ export class Transaction {
 
   /**
    * Records a snapshot computed elsewhere (a connector's, reported by its worker) as the actor's
-   * next record; `version` is the definition the reporter ran (absent: unknown).
+   * next record; `event` caused it and `version` is the definition the reporter ran (absent: not
+   * said, e.g. by an older worker).
    */
-  async put(kind: Kind, id: string, parentId: string | undefined, snapshot: PersistedSnapshot, version?: string): Promise<ActorRecord> {
+  async put(
+    kind: Kind,
+    id: string,
+    parentId: string | undefined,
+    snapshot: PersistedSnapshot,
+    event?: ChangeEvent,
+    version?: string,
+  ): Promise<ActorRecord> {
     const previous = await this.get(id);
     return this.stage(
       this.next(previous, {
@@ -110,12 +124,13 @@ export class Transaction {
         ...(version === undefined ? {} : { version }),
       }),
       previous,
+      event && recordedEvent(event),
     );
   }
 
   /** Takes a live actor out of the live set; it stays readable by id for the store's retention. */
   remove(record: ActorRecord): ActorRecord {
-    return this.stage({ ...this.next(record, record), removed: true }, record);
+    return this.stage({ ...this.next(record, record), removed: true }, record, REMOVE_EVENT);
   }
 
   /** Runs `fn` once the transaction committed (never if it did not). */
@@ -131,6 +146,7 @@ export class Transaction {
   commitArgs() {
     return {
       records: this.records,
+      events: this.events,
       setTimers: [...this.setTimers.values()],
       clearTimers: [...this.clearTimers],
       ...(this.consumeTimer === undefined ? {} : { consumeTimer: this.consumeTimer }),
@@ -168,10 +184,11 @@ export class Transaction {
     };
   }
 
-  private stage(record: ActorRecord, previous: ActorRecord | undefined): ActorRecord {
+  private stage(record: ActorRecord, previous: ActorRecord | undefined, event: ChangeEvent | undefined): ActorRecord {
     if (!this.before.has(record.id)) this.before.set(record.id, previous);
     this.latest.set(record.id, record);
     this.records.push(record);
+    this.events.push(event);
     return record;
   }
 

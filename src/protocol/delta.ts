@@ -11,7 +11,7 @@
  * record's `seq` is the delta's own. Objects are compared key by key; arrays and other values
  * are set whole.
  */
-import type { ActorRecord, LogEntry } from './record.js';
+import type { ActorRecord, ChangeEvent, LogEntry } from './record.js';
 
 export type PatchOperation = [path: string, value: unknown] | [path: string];
 
@@ -19,6 +19,8 @@ export type PatchOperation = [path: string, value: unknown] | [path: string];
 export interface DeltaEntry {
   offset: string;
   delta: { id: string; seq: number; patch: PatchOperation[] };
+  /** The event that caused the change, for observers that asked for events. */
+  event?: ChangeEvent;
 }
 
 /** What a `transitions` batch carries to a monitor that asked for deltas. */

@@ -22,6 +22,8 @@ export const monitorAuthSchema = z.object({
   filter: filterSchema.optional(),
   /** Live changes as deltas against the actor's previous record (src/protocol/delta.ts) where the hub can. */
   deltas: z.boolean().optional(),
+  /** Live changes and replays carry the event that caused each (`LogEntry.event`): for inspectors. */
+  events: z.boolean().optional(),
 });
 
 export type MonitorAuth = z.output<typeof monitorAuthSchema>;

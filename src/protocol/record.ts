@@ -45,10 +45,25 @@ export interface ActorRecord {
   removed?: true;
 }
 
+/**
+ * The event that caused a change, as recorded with it (src/protocol/change-event.ts): plain JSON,
+ * large fields left out. `xstate.init` for an actor's first record, `statehub.remove` for its
+ * removal.
+ */
+export interface ChangeEvent {
+  type: string;
+  [field: string]: unknown;
+}
+
 /** One change in the hub's ordered log. */
 export interface LogEntry {
   offset: string;
   record: ActorRecord;
+  /**
+   * What caused it. Kept in the log and the actor's history, and sent to observers that ask for
+   * events (`events: true`); absent for changes written before events were recorded.
+   */
+  event?: ChangeEvent;
 }
 
 export interface Snapshot {

@@ -1,6 +1,6 @@
 /** The worker protocol over Socket.IO namespace `/worker`: what a worker may send, and what the hub sends it. */
 import { z } from 'zod';
-import { MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
+import { MAX_ERROR_CODE, MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
 import { idSchema } from './ids.js';
 import { jobTypeSchema } from './jobs.js';
 import type { PersistedSnapshot } from './record.js';
@@ -40,7 +40,15 @@ export const registerSchema = z.strictObject({
 });
 export type Register = z.output<typeof registerSchema>;
 
-export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: connectorSnapshotSchema, version: versionSchema.optional() });
+/** The event that made a connector's snapshot (XState's, as the connector actor took it). */
+const changeEventSchema = z.looseObject({ type: z.string().min(1).max(200) });
+
+export const connectorUpdateSchema = z.strictObject({
+  id: idSchema,
+  snapshot: connectorSnapshotSchema,
+  event: changeEventSchema.optional(),
+  version: versionSchema.optional(),
+});
 
 /**
  * Every job report names the attempt it is about (the `attempt` of its assignment): a report of
@@ -48,11 +56,13 @@ export const connectorUpdateSchema = z.strictObject({ id: idSchema, snapshot: co
  */
 const jobReport = { jobId: idSchema, attempt: z.number().int().min(1).max(1_000_000) };
 export const jobStartedSchema = z.strictObject(jobReport);
-export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite() });
+/** The longest progress message a connector may send with a report (characters). */
+export const MAX_PROGRESS_MESSAGE = 200;
+export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite(), message: z.string().max(MAX_PROGRESS_MESSAGE).optional() });
 export const jobCompletedSchema = z.strictObject({ ...jobReport, result: json.optional() });
 export const jobFailedSchema = z.strictObject({
   ...jobReport,
-  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE) }),
+  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE), code: z.string().min(1).max(MAX_ERROR_CODE).optional() }),
   /** False when trying again cannot help (e.g. a result over the size limit): the job fails for good. */
   retryable: z.boolean().optional(),
 });

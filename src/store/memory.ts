@@ -70,11 +70,12 @@ export class MemoryStore implements Store {
     const now = commit.at ?? this.now();
     if (commit.records.length > 0) this.lastAt = Math.max(this.lastAt, now);
     const entries: LogEntry[] = [];
-    for (const record of commit.records) {
+    commit.records.forEach((record, index) => {
       this.write(record, now);
       this.lastN += 1;
-      entries.push({ offset: `${this.epoch}-${this.lastN}`, record });
-    }
+      const event = commit.events?.[index];
+      entries.push(event === undefined ? { offset: `${this.epoch}-${this.lastN}`, record } : { offset: `${this.epoch}-${this.lastN}`, record, event });
+    });
     if (commit.consumeTimer !== undefined) this.clearTimer(commit.consumeTimer.key);
     for (const key of commit.clearTimers ?? []) this.clearTimer(key);
     for (const timer of commit.setTimers ?? []) this.setTimer(timer);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
-import { KINDS, type ActorRecord, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
+import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
@@ -68,7 +68,7 @@ export class RedisStore implements Store {
   private waiting: Array<{ id: string; resume: () => void }> = [];
   private closed = false;
   /** This process's own commits, by stream id, until the tail brings them back: no need to parse them. */
-  private readonly own = new Map<string, ActorRecord>();
+  private readonly own = new Map<string, LogEntry>();
 
   private constructor(
     private readonly redis: ScriptedRedis,
@@ -138,7 +138,8 @@ export class RedisStore implements Store {
       commit.consumeTimer?.dueAt ?? 0,
       commit.records.length,
     ];
-    for (const record of commit.records) {
+    const events = commit.events?.map((event) => (event === undefined ? '' : JSON.stringify(event))) ?? [];
+    commit.records.forEach((record, index) => {
       const json = encodeRecord(record);
       const place = queuePlace(record);
       args.push(
@@ -153,22 +154,23 @@ export class RedisStore implements Store {
         place ? JSON.stringify(place.requirements) : '',
         place ? queueMember(place.priority, place.createdAt, record.id) : '',
         leaseHolder(record) ?? '',
+        events[index] ?? '',
       );
-    }
+    });
     const sets = commit.setTimers ?? [];
     args.push(sets.length);
     for (const timer of sets) args.push(timer.key, timer.dueAt, JSON.stringify(timer));
     const clears = commit.clearTimers ?? [];
     args.push(clears.length, ...clears);
     const [logEnd, ...ids] = await this.call('commit', () => this.redis.statehubCommit(args));
-    const entries = ids.map((id, index) => ({ offset: this.offsetOf(id), record: commit.records[index] as ActorRecord }));
+    const entries = ids.map((id, index) => logEntry(this.offsetOf(id), commit.records[index] as ActorRecord, commit.events?.[index]));
     const last = ids.at(-1);
     // The tail may have brought these entries back already; then there is nothing left to do.
     if (last !== undefined && compareStreamIds(last, this.lastSeen) > 0) {
       // Nothing between what was delivered and this commit: deliver it now, a tail round trip
       // sooner (the tail skips it). Otherwise other hubs' entries come first, through the tail.
       if (logEnd === this.lastSeen) this.deliver(last, entries);
-      else ids.forEach((id, index) => this.own.set(id, commit.records[index] as ActorRecord));
+      else ids.forEach((id, index) => this.own.set(id, entries[index] as LogEntry));
     }
     return entries;
   }
@@ -182,8 +184,12 @@ export class RedisStore implements Store {
     if (!(await this.get(id))) return [];
     const items = await this.call('history', () => this.redis.lrange(`${this.prefix}:hist:${id}`, 0, -1));
     return items.map((item) => {
+      // "<stream id>\n[E<event json>\n]<record json>" (see commit.lua).
       const newline = item.indexOf('\n');
-      return { offset: this.offsetOf(item.slice(0, newline)), record: parseRecord(item.slice(newline + 1), id) };
+      const offset = this.offsetOf(item.slice(0, newline));
+      if (item[newline + 1] !== 'E') return { offset, record: parseRecord(item.slice(newline + 1), id) };
+      const eventEnd = item.indexOf('\n', newline + 1);
+      return logEntry(offset, parseRecord(item.slice(eventEnd + 1), id), parseEvent(item.slice(newline + 2, eventEnd)));
     });
   }
 
@@ -222,9 +228,9 @@ export class RedisStore implements Store {
     const flat = await this.call('changesSince', () => this.redis.statehubSince(this.prefix, id));
     if (!flat) return undefined;
     const entries: LogEntry[] = [];
-    for (let index = 0; index < flat.length; index += 2) {
+    for (let index = 0; index < flat.length; index += 3) {
       const [record] = readable([flat[index + 1] as string]);
-      if (record) entries.push({ offset: this.offsetOf(flat[index] as string), record });
+      if (record) entries.push(logEntry(this.offsetOf(flat[index] as string), record, parseEvent(flat[index + 2] as string)));
     }
     return entries;
   }
@@ -313,9 +319,15 @@ export class RedisStore implements Store {
         if (fresh.length === 0) continue;
         const entries: LogEntry[] = [];
         for (const [id, fields] of fresh) {
-          const record = this.own.get(id) ?? readable([fields[1] as string])[0];
+          const own = this.own.get(id);
           this.own.delete(id);
-          if (record) entries.push({ offset: this.offsetOf(id), record });
+          if (own) {
+            entries.push(own);
+            continue;
+          }
+          // Fields: r <record json> [e <event json>].
+          const record = readable([fields[1] as string])[0];
+          if (record) entries.push(logEntry(this.offsetOf(id), record, parseEvent(fields[2] === 'e' ? fields[3] : undefined)));
         }
         this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
       } catch {
@@ -410,6 +422,21 @@ export class RedisStore implements Store {
     if (colon < 0 || offset.slice(0, colon) !== this.epoch) return undefined;
     const id = offset.slice(colon + 1);
     return STREAM_ID.test(id) ? id : undefined;
+  }
+}
+
+function logEntry(offset: string, record: ActorRecord, event: ChangeEvent | undefined): LogEntry {
+  return event === undefined ? { offset, record } : { offset, record, event };
+}
+
+/** A stored event's text; one that cannot be read is left out (the change itself still counts). */
+function parseEvent(text: string | undefined): ChangeEvent | undefined {
+  if (!text) return undefined;
+  try {
+    const event = JSON.parse(text) as ChangeEvent | null;
+    return event !== null && typeof event === 'object' && typeof event.type === 'string' ? event : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -5,7 +5,7 @@
  * Records handed in and out are treated as immutable: nobody mutates a record once committed,
  * so the store may hand out the objects it holds without copying.
  */
-import type { ActorRecord, Kind, LogEntry, Snapshot } from '../protocol/record.js';
+import type { ActorRecord, ChangeEvent, Kind, LogEntry, Snapshot } from '../protocol/record.js';
 import type { Requirements } from '../../machines/job.js';
 
 /** A delayed event: delivered to `actorId` at `dueAt`, unless cleared first. */
@@ -26,6 +26,8 @@ export interface Commit {
    * at its stored seq + 1 (1 for an actor the store does not hold).
    */
   records: ActorRecord[];
+  /** The event that caused each record, at the same index (undefined: none recorded). Kept with its log entry and in the actor's history. */
+  events?: ReadonlyArray<ChangeEvent | undefined>;
   setTimers?: Timer[];
   clearTimers?: string[];
   /**
@@ -67,7 +69,11 @@ export interface StoreOptions {
   archiveRetentionMs?: number;
   /** Upper bound on removed records kept readable (each with its history): bounds the memory a busy hub's archive takes. */
   archiveLimit?: number;
-  /** Changes kept per actor for its history (a job's page); the oldest go first. 0 keeps none. */
+  /**
+   * Changes kept per actor for its history (a job's page, the inspector's time travel); the oldest
+   * go first. 0 keeps none. The default, 1,000, keeps a whole job's life (a change per state and
+   * per progress report) but for jobs that report progress more often than that.
+   */
   historyLimit?: number;
 }
 
@@ -75,7 +81,7 @@ export const STORE_DEFAULTS = {
   logLimit: 100_000,
   archiveRetentionMs: 24 * 60 * 60_000,
   archiveLimit: 100_000,
-  historyLimit: 100,
+  historyLimit: 1_000,
 } as const;
 
 export interface Store {
@@ -97,7 +103,7 @@ export interface Store {
   commit(commit: Commit): Promise<LogEntry[]>;
   /** A live record, or a removed one still within its retention. */
   get(id: string): Promise<ActorRecord | undefined>;
-  /** The actor's last changes (at most historyLimit), oldest first: while it lives and while its removal is retained. */
+  /** The actor's last changes (at most historyLimit), oldest first, each with its event: while it lives and while its removal is retained. */
   history(id: string): Promise<LogEntry[]>;
   /** Live records whose parentId is `parentId`. */
   children(parentId: string): Promise<ActorRecord[]>;

@@ -7,17 +7,19 @@
  * the hub has already given those jobs to someone else.
  */
 import { hostname } from 'node:os';
-import { createActor } from 'xstate';
+import { createActor, type EventObject } from 'xstate';
 import { io, type Socket } from 'socket.io-client';
 import type { Json, ErrorInfo } from '../../machines/json.js';
 import type { Capabilities } from '../../machines/worker.js';
 import { connectorMachine } from '../../machines/connector.js';
+import { recordedEvent } from '../protocol/change-event.js';
 import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
-import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, type RegisterAck, type WorkerLimits } from '../protocol/worker.js';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
 /** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
@@ -39,6 +41,12 @@ export interface WorkerOptions {
   progressIntervalMs?: number;
   /** Where the worker says what happens. Default: nothing. */
   log?: (message: string) => void;
+  /**
+   * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
+   * inspector there, as XState actors do, with session ids scoped by this worker's id. An
+   * inspector that is away or slow never holds the worker up. Default: off.
+   */
+  inspect?: string;
 }
 
 export interface Worker {
@@ -69,8 +77,15 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
   const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
+  // Each connection starts blank: it is told every connector as it is now.
+  const inspector =
+    options.inspect === undefined
+      ? undefined
+      : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
+  /** The event that made each connector's current snapshot: recorded with it by the hub. */
+  const causes = new Map<string, EventObject>();
   /** The hub's session for this process: it outlives connections, so a reconnection resumes it. */
   let session: string | undefined;
   /** Registered on the current connection: reports may go out. */
@@ -146,8 +161,8 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent }: { attempt: number; percent: number }) =>
-    send('job:progress', { jobId, attempt, progress: percent }),
+  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent, message }: { attempt: number; percent: number; message?: string }) =>
+    send('job:progress', { jobId, attempt, progress: percent, ...(message === undefined ? {} : { message }) }),
   );
 
   /** The job ended here: its outcome is kept until the hub takes it. */
@@ -162,12 +177,13 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
-    progress: (jobId: string, percent: number) => {
+    progress: (jobId: string, percent: number, message?: string) => {
       const held = running.get(jobId);
-      if (held) progress.push(jobId, { attempt: held.job.attempt, percent });
+      if (held) progress.push(jobId, { attempt: held.job.attempt, percent, ...(message === undefined ? {} : { message: boundProgressMessage(message) }) });
     },
     done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo) => finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error })),
+    failed: (jobId: string, error: ErrorInfo, permanent: boolean) =>
+      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) })),
   };
 
   const counters = new Map<string, number>();
@@ -176,7 +192,7 @@ export function createWorker(options: WorkerOptions): Worker {
     counters.set(implementation.type, n);
     const connectorId = implementation.id ?? `${id}/${implementation.type}-${n}`;
     if (connectors.has(connectorId)) throw new Error(`connector id ${connectorId} is used twice`);
-    const actor = createActor(connectorLogic(implementation, reports), {
+    const actor: ConnectorActor = createActor(connectorLogic(implementation, reports), {
       id: connectorId,
       input: {
         id: connectorId,
@@ -184,13 +200,18 @@ export function createWorker(options: WorkerOptions): Worker {
         healthIntervalMs: implementation.healthIntervalMs ?? null,
         ...(implementation.restartDelayMs === undefined ? {} : { restartDelayMs: implementation.restartDelayMs }),
       },
+      // Snapshots are reported from here, where XState says which event made each one.
+      inspect: (inspection) => {
+        // Every actor of the connector's system (it and what it invokes) passes here.
+        inspector?.inspect.next?.(inspection);
+        if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
+        causes.set(connectorId, inspection.event);
+        reportConnector(connectorId);
+      },
     });
     connectors.set(connectorId, actor);
     types.set(connectorId, implementation.type);
-    actor.subscribe({
-      next: () => reportConnector(connectorId),
-      error: (error) => log(`connector ${connectorId} crashed: ${(error as Error).message}`),
-    });
+    actor.subscribe({ error: (error) => log(`connector ${connectorId} crashed: ${(error as Error).message}`) });
   }
 
   function reportConnector(connectorId: string): void {
@@ -201,7 +222,9 @@ export function createWorker(options: WorkerOptions): Worker {
     if (previous && sameState(previous, snapshot)) return;
     lastSent.set(connectorId, snapshot);
     // Not taken (the hub's store was away): forget it was sent, so the next heartbeat sends it again.
-    send('connector', { id: connectorId, snapshot, version: CONNECTOR_VERSION }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
+    const cause = causes.get(connectorId);
+    const event = cause && recordedEvent(cause);
+    send('connector', { id: connectorId, snapshot, ...(event ? { event } : {}), version: CONNECTOR_VERSION }, (answer) => answer?.ok || lastSent.get(connectorId) !== snapshot || lastSent.delete(connectorId));
   }
 
   /** Stops a job here and forgets it: the hub no longer counts it as this worker's. */
@@ -354,6 +377,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
+  inspector?.connect();
 
   return {
     id,
@@ -381,6 +405,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
+      inspector?.close();
     },
   };
 }
@@ -398,6 +423,15 @@ function resultOutcome(job: JobRun, result: Json, maxResultBytes: number): Repor
   const bytes = Buffer.byteLength(text ?? 'null');
   if (bytes > maxResultBytes) return failure(`${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
   return { event: 'job:completed', payload: { jobId: job.id, attempt: job.attempt, result: result ?? null }, bytes: bytes + 128 };
+}
+
+/** A progress message as the hub takes it: at most MAX_PROGRESS_MESSAGE characters. */
+function boundProgressMessage(message: string): string {
+  if (message.length <= MAX_PROGRESS_MESSAGE) return message;
+  let end = MAX_PROGRESS_MESSAGE - 1;
+  // Never cut a surrogate pair in two: the hub refuses lone surrogates.
+  if (/[\uD800-\uDBFF]/.test(message.charAt(end - 1))) end -= 1;
+  return `${message.slice(0, end)}…`;
 }
 
 function jobReport(event: Report['event'], payload: Report['payload']): Report {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ConflictError } from '../../src/store/store.js';
+import type { LogEntry } from '../../src/protocol/record.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
 import { describeStoreContract } from './store-contract.js';
@@ -82,7 +83,17 @@ describe('redis store: delivery of its own commits', () => {
     });
     await Promise.all(
       stores.map(async (store, index) => {
-        for (let seq = 1; seq <= 40; seq++) await store.commit({ records: [record(`m${index}`, seq)] });
+        for (let seq = 1; seq <= 40; seq++) {
+          // A commit stamped before another store's is refused (the log never goes back in time) and made again, as a hub does.
+          for (;;) {
+            try {
+              await store.commit({ records: [record(`m${index}`, seq)] });
+              break;
+            } catch (error) {
+              if (!(error instanceof ConflictError)) throw error;
+            }
+          }
+        }
       }),
     );
     const log = (await stores[0]!.changesSince((await stores[0]!.snapshot()).offset.replace(/:.*/, ':0-0')))!.map((entry) => entry.offset);
@@ -91,5 +102,21 @@ describe('redis store: delivery of its own commits', () => {
       await expect.poll(() => store.delivered()).toBe(log.at(-1));
       expect(seen[index]).toEqual(log);
     }
+  });
+
+  it('another store on the same prefix reads each change\'s event from the log, as its own tail brings it', async () => {
+    const prefix = `events-${randomBytes(4).toString('hex')}`;
+    const [writer, reader] = await Promise.all([1, 2].map(() => RedisStore.connect({ url: server.url, prefix })));
+    onTestFinished(() => Promise.all([writer!.close(), reader!.close()]).then(() => undefined));
+    const seen: LogEntry[] = [];
+    reader!.subscribe((entries) => seen.push(...entries));
+    const written = [
+      ...(await writer!.commit({ records: [record('m', 1)], events: [{ type: 'xstate.init' }] })),
+      ...(await writer!.commit({ records: [record('m', 2)] })),
+      ...(await writer!.commit({ records: [record('m', 3)], events: [{ type: 'WORKERS', online: 1, total: 1 }] })),
+    ];
+    await expect.poll(() => seen.length).toBe(3);
+    expect(seen).toEqual(written);
+    expect(seen.map((entry) => entry.event?.type)).toEqual(['xstate.init', undefined, 'WORKERS']);
   });
 });

@@ -67,6 +67,7 @@ export function jobRecord(fields: JobFields): ActorRecord {
     backoffMs: 1_000,
     ackTimeoutMs: 10_000,
     progress: 0,
+    progressMessage: null,
     workerId: fields.workerId ?? null,
     connectorId: null,
     result: null,
@@ -894,6 +895,25 @@ export function describeStoreContract(
         expect(await store.history('w1')).toEqual(mine);
         expect((await store.history('other')).map((entry) => entry.record.id)).toEqual(['other']);
         expect(await store.history('never-there')).toEqual([]);
+      });
+
+      it('keeps the event of each change with it: in the returned entries, the history, changesSince and what subscribers get', async () => {
+        const store = await open();
+        const delivered: LogEntry[] = [];
+        store.subscribe((entries) => delivered.push(...entries));
+        const before = (await store.snapshot()).offset;
+        const first = workerRecord({ id: 'w1' });
+        const second = nextRecord(first, { state: 'busy' });
+        const entries = [
+          ...(await store.commit({ records: [first, workerRecord({ id: 'quiet' })], events: [{ type: 'xstate.init' }, undefined] })),
+          ...(await store.commit({ records: [second], events: [{ type: 'ASSIGN', jobId: 'j1', nested: { line: 'a\nb' } }] })),
+        ];
+        expect(entries.map((entry) => entry.event)).toEqual([{ type: 'xstate.init' }, undefined, { type: 'ASSIGN', jobId: 'j1', nested: { line: 'a\nb' } }]);
+        expect('event' in (entries[1] as LogEntry)).toBe(false);
+        expect(await store.history('w1')).toEqual([entries[0], entries[2]]);
+        expect(await store.history('quiet')).toEqual([entries[1]]);
+        expect(await store.changesSince(before)).toEqual(entries);
+        await eventually(() => expect(delivered).toEqual(entries));
       });
 
       it('keeps at most historyLimit changes per actor, the latest', async () => {

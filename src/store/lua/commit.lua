@@ -5,10 +5,13 @@
 
   Keys all derive from the prefix (ARGV[1]): this store targets a standalone Redis.
   ARGV: prefix, now (the store-clock ms its records are stamped with), logLimit, archiveRetentionMs, archiveLimit, historyLimit, consumeKey ('' for
-        none), consumeDueAt, recordCount, then per record 11 fields:
+        none), consumeDueAt, recordCount, then per record 12 fields:
           id, seq, kind, json, removed ('1' or ''), parentId (''), queueType ('' when not
-          pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder ('')
+          pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder (''),
+          eventJson ('' when none: the event that caused the change)
         then setCount, per timer: key, dueAt, json; then clearCount, per timer: key.
+  A log entry holds `r` <record json> and, when known, `e` <event json>; a history item is
+  "<stream id>\n[E<event json>\n]<record json>" (event JSON has no raw newline; a record starts with '{').
   Returns the log's end before this commit ('' if unknown), then the new stream ids, one per
   record: a hub whose tail has delivered up to that end can deliver its own entries at once.
   The log never goes back in time: a commit stamped before the last one is refused with
@@ -25,7 +28,7 @@ local historyLimit = tonumber(ARGV[6])
 local consumeKey = ARGV[7]
 local consumeDueAt = ARGV[8]
 local count = tonumber(ARGV[9])
-local FIELDS = 11
+local FIELDS = 12
 local first = 10
 
 -- meta: id -> "seq\nkind\nparent\nremoved" (removed is '1' while the actor is archived).
@@ -85,6 +88,7 @@ for i = 0, count - 1 do
   local parent = ARGV[at + 5]
   local queueType, queueGroup, queueRequirements, queueMember = ARGV[at + 6], ARGV[at + 7], ARGV[at + 8], ARGV[at + 9]
   local holder = ARGV[at + 10]
+  local event = ARGV[at + 11]
 
   local meta = metaOf(id)
   local oldParent, wasRemoved = '', false
@@ -142,10 +146,15 @@ for i = 0, count - 1 do
     end
   end
 
-  local offset = redis.call('XADD', p .. ':log', 'MAXLEN', '~', logLimit, '*', 'r', json)
+  local offset
+  if event == '' then
+    offset = redis.call('XADD', p .. ':log', 'MAXLEN', '~', logLimit, '*', 'r', json)
+  else
+    offset = redis.call('XADD', p .. ':log', 'MAXLEN', '~', logLimit, '*', 'r', json, 'e', event)
+  end
   offsets[#offsets + 1] = offset
   if historyLimit > 0 then
-    redis.call('RPUSH', p .. ':hist:' .. id, offset .. '\n' .. json)
+    redis.call('RPUSH', p .. ':hist:' .. id, offset .. '\n' .. (event == '' and '' or ('E' .. event .. '\n')) .. json)
     redis.call('LTRIM', p .. ':hist:' .. id, -historyLimit, -1)
   end
 end

@@ -3,7 +3,7 @@
   trimmed. Trimming takes entries from the head, so they are all held exactly when the entry at
   the offset itself still is (or, for 0-0, when nothing was ever trimmed).
   ARGV: prefix, stream id. Returns false when they are not all held (or the id is later than
-  the log), else a flat list id, json, id, json...
+  the log), else a flat list id, record json, event json ('' when none), id, ...
 ]]
 local p = ARGV[1]
 local since = ARGV[2]
@@ -34,7 +34,9 @@ elseif #redis.call('XRANGE', key, since, since) == 0 then
 end
 local flat = {}
 for _, entry in ipairs(redis.call('XRANGE', key, '(' .. since, '+')) do
+  local fields = entry[2]
   flat[#flat + 1] = entry[1]
-  flat[#flat + 1] = entry[2][2]
+  flat[#flat + 1] = fields[2]
+  flat[#flat + 1] = (fields[3] == 'e' and fields[4]) or ''
 end
 return flat
