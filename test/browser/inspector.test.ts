@@ -7,7 +7,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConnectorImplementation, RunContext } from 'statehub/worker';
-import type { ActorRecord } from '../../src/protocol/record.js';
+import type { ActorRecord, ChangeEvent } from '../../src/protocol/record.js';
 import { deferred } from '../helpers/connectors.js';
 import { api, snapshot, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 import { idleSnapshot, RawWorker } from '../helpers/raw-worker.js';
@@ -45,6 +45,7 @@ function handCrankedConnector() {
 interface HistoryEntry {
   offset: string;
   record: ActorRecord;
+  event?: ChangeEvent;
 }
 
 async function history(url: string, id: string): Promise<HistoryEntry[]> {
@@ -65,9 +66,13 @@ describe('the actor view', () => {
     const run = await cranked.started;
     await recording.waitFor(job.id, 'running');
 
-    const open = await openPage(browser(), `${hub.url}/#/actors/${job.id}`);
+    const open = await openPage(browser(), 'about:blank');
+    const historyReads: string[] = [];
+    open.page.on('request', (request) => request.url().includes('/history') && historyReads.push(request.url()));
+    await open.page.goto(`${hub.url}/#/actors/${job.id}`);
     await live(open);
     await open.page.waitForSelector(stateNode('job.running', true));
+    await open.page.waitForSelector('table.timeline tbody tr[data-state="running"]');
     expect(await open.page.$$eval('.chart-svg [data-active="true"]', (nodes) => nodes.map((node) => (node as HTMLElement).dataset.stateId))).toEqual(['job.running']);
     await screenshot(open.page, 'inspector-actor-running');
 
@@ -83,6 +88,11 @@ describe('the actor view', () => {
     expect(await open.page.getAttribute('.chart-svg [data-edge="job.running->job.completed"]', 'data-taken')).toBe('1');
     const entries = await history(hub.url, job.id);
     await expect.poll(() => timelineSeqs(open.page), { timeout: 10_000 }).toEqual(entries.map((entry) => entry.record.seq));
+    // Each change with the event that caused it, the ones that came live too: the page's own
+    // monitor of this actor streams them, and the history was read once, when the page opened.
+    expect(entries.every((entry) => entry.event !== undefined)).toBe(true);
+    expect(await open.page.$$eval('table.timeline td.event', (cells) => cells.map((cell) => cell.textContent))).toEqual(entries.map((entry) => entry.event?.type));
+    expect(historyReads).toHaveLength(1);
     expect(await open.page.getAttribute('.actor-view', 'data-mode')).toBe('live');
     await screenshot(open.page, 'inspector-actor-completed');
 
@@ -100,9 +110,10 @@ describe('the actor view', () => {
     expect(JSON.parse((await open.page.textContent('pre.context')) ?? '')).toEqual(change.record.snapshot.context);
     expect(await open.page.$$eval('table.diff tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent)))).toEqual([['progress', '20', '30']]);
     expect(before.record.snapshot.context.progress).toBe(20);
-    // The event, when the hub keeps it; a dash when it does not.
-    const event = (change as HistoryEntry & { event?: { type: string } }).event;
-    expect(await open.page.textContent('.change-facts .event')).toEqual(event ? expect.stringContaining(event.type) : '—');
+    // The event that caused it, with its fields.
+    expect(change.event).toEqual({ type: 'PROGRESS', progress: 30 });
+    expect(await open.page.textContent('.change-facts .event code')).toBe('PROGRESS');
+    expect(JSON.parse((await open.page.textContent('.change-facts .event pre')) ?? '')).toEqual(change.event);
     await screenshot(open.page, 'inspector-actor-travel-30');
 
     // Stepping with the keys: one back is 20 %, one forward 30 % again.

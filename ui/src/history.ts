@@ -18,20 +18,13 @@ export interface ActorHistory {
   error: Accessor<string | undefined>;
 }
 
-export interface ActorHistoryOptions {
-  /**
-   * Keep the event that caused each change: after a live change that came without one (the
-   * stream carries events only to monitors that ask for them), read the history again, which has it.
-   */
-  events?: boolean;
-}
-
 interface HistoryAnswer {
   entries: LogEntry[];
   limit?: number;
 }
 
-export function createActorHistory(hub: HubStore, id: Accessor<string>, options: ActorHistoryOptions = {}): ActorHistory {
+/** `hub` may be the page's store, or anything that reads the history and follows an actor's changes the same way. */
+export function createActorHistory(hub: Pick<HubStore, 'api' | 'changes'>, id: Accessor<string>): ActorHistory {
   const [entries, setEntries] = createSignal<LogEntry[]>([]);
   const [limit, setLimit] = createSignal<number>();
   const [error, setError] = createSignal<string>();
@@ -93,7 +86,6 @@ export function createActorHistory(hub: HubStore, id: Accessor<string>, options:
     const stop = hub.changes(actorId, (items) => {
       add(items, false);
       publish();
-      if (options.events && items.some((entry) => !('event' in entry))) read();
     });
     read();
     onCleanup(() => {

@@ -13,9 +13,9 @@ import { StateLabel } from '../components/StateBadge.js';
 import { useHub } from '../context.js';
 import { clock } from '../format.js';
 import { createActorHistory, newestRecord } from '../history.js';
+import { withEvents } from './actor-changes.js';
 import { Chart } from './Chart.js';
 import { ChangeDetails } from './ChangeDetails.js';
-import { changeEvent } from './change.js';
 import { activeStates, valueText } from './statechart.js';
 import { takenTransitions } from './taken.js';
 import { actorPath } from './links.js';
@@ -28,7 +28,7 @@ export function ActorPage() {
   const params = useParams<{ id: string }>();
   const [search, setSearch] = useSearchParams<{ at?: string }>();
   const id = () => decodeURIComponent(params.id);
-  const history = createActorHistory(hub, id, { events: true });
+  const history = createActorHistory(withEvents(hub), id);
   const live = fromActorRef(() => hub.actor(id()) as unknown as AnyActorRef) as unknown as () => ActorRecord | undefined;
 
   const travelling = () => search.at !== undefined;
@@ -43,11 +43,8 @@ export function ActorPage() {
     const candidate = history.entries()[index()];
     return candidate && candidate.record.seq === record()?.seq ? candidate : undefined;
   });
-  /** The type of the event that made the shown change, when the hub sent it. */
-  const eventType = () => {
-    const shown = entry();
-    return shown && changeEvent(shown)?.type;
-  };
+  /** The type of the event that made the shown change (changes recorded before events were have none). */
+  const eventType = () => entry()?.event?.type;
   const previous = createMemo((): LogEntry | undefined => {
     const before = history.entries()[index() - 1];
     return before && before.record.seq === (entry()?.record.seq ?? 0) - 1 ? before : undefined;
@@ -168,7 +165,7 @@ export function ActorPage() {
           <Show when={history.limit() !== undefined && (history.entries()[0]?.record.seq ?? 1) > 1}>
             <p class="muted">The hub keeps the last {history.limit()} changes of an actor; earlier ones are not shown.</p>
           </Show>
-          <Timeline actorId={id()} entries={history.entries()} selected={index()} following={!travelling()} onSelect={go} />
+          <Timeline actorId={id()} entries={history.entries()} selected={index()} onSelect={go} />
           <p class="muted keys">← → step through changes · Home the first · End live</p>
         </aside>
       </div>

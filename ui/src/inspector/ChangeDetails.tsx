@@ -5,13 +5,12 @@
 import { For, Show, createMemo } from 'solid-js';
 import type { LogEntry } from '../../../src/protocol/record.js';
 import { dateTime, prettyJson } from '../format.js';
-import { changeEvent } from './change.js';
 import { diffJson, pathText } from './diff.js';
 import { valueText } from './statechart.js';
 
 export function ChangeDetails(props: { entry: LogEntry; previous: LogEntry | undefined }) {
   const record = () => props.entry.record;
-  const event = () => changeEvent(props.entry);
+  const event = () => props.entry.event;
   const differences = createMemo(() => (props.previous ? diffJson(props.previous.record.snapshot.context, record().snapshot.context) : []));
   const stateBefore = () => (props.previous ? valueText(props.previous.record.snapshot.value) : undefined);
   return (

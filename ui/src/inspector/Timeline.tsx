@@ -6,11 +6,10 @@ import { A } from '@solidjs/router';
 import { For, createEffect } from 'solid-js';
 import type { LogEntry } from '../../../src/protocol/record.js';
 import { clock, dateTime } from '../format.js';
-import { changeEvent } from './change.js';
 import { actorPath } from './links.js';
 import { valueText } from './statechart.js';
 
-export function Timeline(props: { actorId: string; entries: readonly LogEntry[]; selected: number; following: boolean; onSelect: (offset: string) => void }) {
+export function Timeline(props: { actorId: string; entries: readonly LogEntry[]; selected: number; onSelect: (offset: string) => void }) {
   let scroller!: HTMLDivElement;
   // Keep the selected change in sight (the newest, while following live), scrolling this list
   // only: scrollIntoView would move the whole page with every live change.
@@ -36,27 +35,23 @@ export function Timeline(props: { actorId: string; entries: readonly LogEntry[];
         </thead>
         <tbody>
           <For each={props.entries}>
-            {(entry, index) => {
-              const event = changeEvent(entry);
-              return (
-                <tr
-                  data-offset={entry.offset}
-                  data-seq={entry.record.seq}
-                  data-state={entry.record.state}
-                  aria-selected={index() === props.selected}
-                  classList={{ following: props.following && index() === props.selected }}
-                  // The seq's link navigates by itself; the rest of the row does the same.
-                  onClick={(click) => !(click.target as Element).closest('a') && props.onSelect(entry.offset)}
-                >
-                  <td>
-                    <A href={actorPath(props.actorId, entry.offset)}>{entry.record.seq}</A>
-                  </td>
-                  <td title={dateTime(entry.record.updatedAt)}>{clock(entry.record.updatedAt)}</td>
-                  <td class="event">{event?.type ?? '—'}</td>
-                  <td>{entry.record.removed ? `${valueText(entry.record.snapshot.value)} (removed)` : valueText(entry.record.snapshot.value)}</td>
-                </tr>
-              );
-            }}
+            {(entry, index) => (
+              <tr
+                data-offset={entry.offset}
+                data-seq={entry.record.seq}
+                data-state={entry.record.state}
+                aria-selected={index() === props.selected}
+                // The seq's link navigates by itself; the rest of the row does the same.
+                onClick={(click) => !(click.target as Element).closest('a') && props.onSelect(entry.offset)}
+              >
+                <td>
+                  <A href={actorPath(props.actorId, entry.offset)}>{entry.record.seq}</A>
+                </td>
+                <td title={dateTime(entry.record.updatedAt)}>{clock(entry.record.updatedAt)}</td>
+                <td class="event">{entry.event?.type ?? '—'}</td>
+                <td>{entry.record.removed ? `${valueText(entry.record.snapshot.value)} (removed)` : valueText(entry.record.snapshot.value)}</td>
+              </tr>
+            )}
           </For>
         </tbody>
       </table>
