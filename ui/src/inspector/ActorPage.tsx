@@ -15,6 +15,7 @@ import { clock } from '../format.js';
 import { createActorHistory, newestRecord } from '../history.js';
 import { withEvents } from './actor-changes.js';
 import { Chart } from './Chart.js';
+import { takenMarks } from './chart-graph.js';
 import { ChangeDetails } from './ChangeDetails.js';
 import { activeStates, valueText } from './statechart.js';
 import { takenTransitions } from './taken.js';
@@ -139,8 +140,8 @@ export function ActorPage() {
                     // The transition(s) that led to the shown change from the one before it.
                     const taken = createMemo(() => {
                       const before = previous();
-                      const ids = before ? takenTransitions(machine.chart, before.record.snapshot.value, shown().snapshot.value, eventType()) : [];
-                      return new Map(ids.map((transition) => [transition, 1]));
+                      const transitions = before ? takenTransitions(machine.chart, before.record.snapshot.value, shown().snapshot.value, eventType()) : [];
+                      return new Map(takenMarks(layout.graph, transitions).map((mark) => [mark, 1]));
                     });
                     return (
                       <>

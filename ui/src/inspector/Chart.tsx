@@ -5,8 +5,7 @@
  * (counts per state, transitions taken lately) draw the same chart.
  */
 import { For, Show, createUniqueId } from 'solid-js';
-import type { ChartBox, ChartEdge, ChartLine } from './chart-graph.js';
-import { CHART_TEXT } from './chart-graph.js';
+import { CHART_TEXT, type ChartBox, type ChartEdge, type ChartLine } from './chart-graph.js';
 import type { ChartLayout, Point } from './layout.js';
 
 export interface ChartProps {
@@ -15,7 +14,7 @@ export interface ChartProps {
   label: string;
   /** State ids to highlight (an actor's current states, parents included). */
   active?: ReadonlySet<string>;
-  /** Transition id -> times taken: drawn heavier, the more the heavier. */
+  /** Transition and arrow ids (takenMarks) -> times taken: drawn heavier, the more the heavier. */
   taken?: ReadonlyMap<string, number>;
   /** Write "×n" after taken transitions (the fleet chart; one actor's single step needs no number). */
   countTaken?: boolean;
@@ -30,8 +29,9 @@ export interface ChartProps {
 
 export function Chart(props: ChartProps) {
   const arrow = createUniqueId();
+  // One chart, one layout: a page with another version's chart makes another Chart (WithChart).
   const boxes = flatten(props.layout.graph.root);
-  const heat = (lines: readonly ChartLine[]) => lines.reduce((sum, line) => sum + ((line.transition && props.taken?.get(line.transition)) || 0), 0);
+  const times = (id: string | undefined) => (id === undefined ? 0 : (props.taken?.get(id) ?? 0));
   return (
     <svg
       class="chart-svg"
@@ -51,15 +51,15 @@ export function Chart(props: ChartProps) {
           )}
         </For>
       </defs>
-      <For each={boxes}>{({ box, tone }) => <StateBox box={box} tone={tone} layout={props.layout} chart={props} heat={heat} />}</For>
+      <For each={boxes}>{({ box, tone }) => <StateBox box={box} tone={tone} layout={props.layout} chart={props} times={times} />}</For>
       <For each={props.layout.graph.edges}>
-        {(edge) => <Edge edge={edge} layout={props.layout} heat={heat(edge.lines)} arrow={arrow} taken={props.taken} countTaken={props.countTaken ?? false} />}
+        {(edge) => <Edge edge={edge} layout={props.layout} arrow={arrow} times={times} countTaken={props.countTaken ?? false} />}
       </For>
     </svg>
   );
 }
 
-function StateBox(props: { box: ChartBox; tone: string; layout: ChartLayout; chart: ChartProps; heat: (lines: readonly ChartLine[]) => number }) {
+function StateBox(props: { box: ChartBox; tone: string; layout: ChartLayout; chart: ChartProps; times: (id: string | undefined) => number }) {
   const at = props.layout.boxes.get(props.box.id) ?? { x: 0, y: 0, width: 0, height: 0 };
   const stateId = props.box.kind === 'state' ? props.box.id : undefined;
   const active = () => stateId !== undefined && (props.chart.active?.has(stateId) ?? false);
@@ -96,15 +96,13 @@ function StateBox(props: { box: ChartBox; tone: string; layout: ChartLayout; cha
       </text>
       <For each={props.box.lines}>
         {(line, index) => (
-          <text
-            class="line"
-            classList={{ taken: props.heat([line]) > 0 }}
-            data-transition={line.transition}
+          <Line
+            line={line}
             x={at.x + CHART_TEXT.padding}
             y={at.y + CHART_TEXT.titleHeight + 11 + index() * CHART_TEXT.lineHeight}
-          >
-            {lineText(line, props.chart.taken, props.chart.countTaken ?? false)}
-          </text>
+            times={props.times(line.transition)}
+            countTaken={props.chart.countTaken ?? false}
+          />
         )}
       </For>
       <Show when={props.chart.counts && stateId !== undefined}>
@@ -119,28 +117,20 @@ function StateBox(props: { box: ChartBox; tone: string; layout: ChartLayout; cha
   );
 }
 
-function Edge(props: { edge: ChartEdge; layout: ChartLayout; heat: number; arrow: string; taken: ReadonlyMap<string, number> | undefined; countTaken: boolean }) {
+function Edge(props: { edge: ChartEdge; layout: ChartLayout; arrow: string; times: (id: string | undefined) => number; countTaken: boolean }) {
   const route = props.layout.routes.get(props.edge.id);
-  const width = () => (props.heat > 0 ? Math.min(6, 2 + Math.log2(props.heat)) : 1.2);
+  /** Changes that went along this arrow. */
+  const heat = () => props.times(props.edge.id);
+  const width = () => (heat() > 0 ? Math.min(6, 2 + Math.log2(heat())) : 1.2);
   return (
     <Show when={route}>
       {(drawn) => (
-        <g class="edge" classList={{ taken: props.heat > 0 }} data-edge={props.edge.id} data-taken={props.heat}>
-          <path d={pathOf(drawn().points)} stroke-width={width()} marker-end={`url(#${props.arrow}${props.heat > 0 ? '-taken' : ''})`} />
+        <g class="edge" classList={{ taken: heat() > 0 }} data-edge={props.edge.id} data-taken={heat()}>
+          <path d={pathOf(drawn().points)} stroke-width={width()} marker-end={`url(#${props.arrow}${heat() > 0 ? '-taken' : ''})`} />
           <Show when={drawn().label}>
             {(label) => (
               <For each={props.edge.lines}>
-                {(line, index) => (
-                  <text
-                    class="line"
-                    classList={{ taken: ((line.transition && props.taken?.get(line.transition)) || 0) > 0 }}
-                    data-transition={line.transition}
-                    x={label().x}
-                    y={label().y + 11 + index() * CHART_TEXT.lineHeight}
-                  >
-                    {lineText(line, props.taken, props.countTaken)}
-                  </text>
-                )}
+                {(line, index) => <Line line={line} x={label().x} y={label().y + 11 + index() * CHART_TEXT.lineHeight} times={props.times(line.transition)} countTaken={props.countTaken} />}
               </For>
             )}
           </Show>
@@ -168,9 +158,13 @@ function flatten(root: ChartBox): Array<{ box: ChartBox; tone: string }> {
   return boxes;
 }
 
-function lineText(line: ChartLine, taken: ReadonlyMap<string, number> | undefined, countTaken: boolean): string {
-  const times = (line.transition && taken?.get(line.transition)) || 0;
-  return countTaken && times > 0 ? `${line.text} ×${times}` : line.text;
+/** A transition's line (an arrow's label, or inside the state it stays in), bold when taken. */
+function Line(props: { line: ChartLine; x: number; y: number; times: number; countTaken: boolean }) {
+  return (
+    <text class="line" classList={{ taken: props.times > 0 }} data-transition={props.line.transition} x={props.x} y={props.y}>
+      {props.countTaken && props.times > 0 ? `${props.line.text} ×${props.times}` : props.line.text}
+    </text>
+  );
 }
 
 function countWidth(count: number): number {

@@ -46,7 +46,7 @@ function FleetChart(props: { machine: LoadedMachine; layout: ChartLayout }) {
   const kind = answer.kind as Kind;
   const view = hub.model.source.view;
   const openedAt = hub.now();
-  const tally = new FleetTally(chart, kind, view.records.values());
+  const tally = new FleetTally(chart, props.layout.graph, kind, view.records.values());
   // Applied as the view applies them; read once a frame through the store's signal for the kind.
   onCleanup(view.subscribe((changes, reset) => tally.apply(changes, reset)));
   const changed = kind === 'job' ? hub.jobs : hub.topology;

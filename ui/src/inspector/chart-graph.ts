@@ -51,6 +51,17 @@ export interface ChartGraph {
   edges: ChartEdge[];
 }
 
+/**
+ * What one change lit on the chart: its transitions and the arrows they are drawn on, each once.
+ * A change with several explanations (no event known) counts once on an arrow carrying more than
+ * one of them, so an arrow's number is the number of changes that went along it.
+ */
+export function takenMarks(graph: ChartGraph, transitions: readonly string[]): string[] {
+  const wanted = new Set(transitions);
+  const arrows = graph.edges.filter((edge) => edge.lines.some((line) => line.transition !== undefined && wanted.has(line.transition))).map((edge) => edge.id);
+  return [...wanted, ...arrows];
+}
+
 /** Text metrics of the chart's monospace font (styles: `.chart-svg`), so sizes need no DOM. */
 export const CHART_TEXT = { charWidth: 6.8, lineHeight: 15, titleCharWidth: 7.6, titleHeight: 24, padding: 8 } as const;
 

@@ -11,6 +11,7 @@
 import type { StateValue } from 'xstate';
 import type { ViewChange } from '../../../src/client/view.js';
 import type { ActorRecord, Kind } from '../../../src/protocol/record.js';
+import { takenMarks, type ChartGraph } from './chart-graph.js';
 import { activeStates, type Statechart } from './statechart.js';
 import { takenTransitions } from './taken.js';
 
@@ -29,14 +30,15 @@ export class FleetTally {
   private readonly counts = new Map<string, number>();
   /** Actor id -> the version of its record, for actors of the kind that are not on the chart. */
   private readonly elsewhere = new Map<string, string | undefined>();
-  /** Whole second (epoch s, the records' clock) -> transition id -> times taken. */
+  /** Whole second (epoch s, the records' clock) -> transition or arrow id -> times taken. */
   private readonly taken = new Map<number, Map<string, number>>();
-  /** `from` value -> `to` value -> transitions: a fleet repeats the same few changes. */
+  /** `from` value -> `to` value -> what the change lit (takenMarks): a fleet repeats the same few changes. */
   private readonly explained = new Map<string, readonly string[]>();
   private newestSecond = 0;
 
   constructor(
     private readonly chart: Statechart,
+    private readonly graph: ChartGraph,
     readonly kind: Kind,
     records: Iterable<ActorRecord> = [],
   ) {
@@ -80,8 +82,8 @@ export class FleetTally {
   }
 
   /**
-   * Transition id -> times taken by changes stamped in the minute up to `now`, to the whole
-   * second (`now` on the records' clock: the hub's).
+   * Transition id or arrow id (ChartEdge.id) -> how many changes stamped in the minute up to
+   * `now` (to the whole second, on the records' clock: the hub's) took it.
    */
   recent(now: number): Map<string, number> {
     const until = Math.floor(now / 1_000);
@@ -113,13 +115,13 @@ export class FleetTally {
 
   private noteTaken(previous: ActorRecord, record: ActorRecord): void {
     if (previous.version !== this.chart.version || record.version !== this.chart.version) return;
-    const transitions = this.explain(previous.snapshot.value, record.snapshot.value);
-    if (transitions.length === 0) return;
+    const marks = this.explain(previous.snapshot.value, record.snapshot.value);
+    if (marks.length === 0) return;
     const second = Math.floor(Date.parse(record.updatedAt) / 1_000);
     if (!Number.isFinite(second)) return;
     let counts = this.taken.get(second);
     if (!counts) this.taken.set(second, (counts = new Map()));
-    for (const id of transitions) counts.set(id, (counts.get(id) ?? 0) + 1);
+    for (const id of marks) counts.set(id, (counts.get(id) ?? 0) + 1);
     // Out of the window for good: dropped, so a long-open page holds a minute, not a day.
     if (second > this.newestSecond) {
       this.newestSecond = second;
@@ -129,9 +131,9 @@ export class FleetTally {
 
   private explain(from: StateValue, to: StateValue): readonly string[] {
     const key = `${JSON.stringify(from)}>${JSON.stringify(to)}`;
-    let transitions = this.explained.get(key);
-    if (!transitions) this.explained.set(key, (transitions = takenTransitions(this.chart, from, to)));
-    return transitions;
+    let marks = this.explained.get(key);
+    if (!marks) this.explained.set(key, (marks = takenMarks(this.graph, takenTransitions(this.chart, from, to))));
+    return marks;
   }
 
   private bump(id: string, by: number): void {
