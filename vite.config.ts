@@ -11,8 +11,7 @@ export default defineConfig(({ mode }) => ({
   build: {
     outDir: here('./dist/ui'),
     emptyOutDir: true,
-    // elkjs (1.5 MB, the inspector's chart layout) is the one chunk above 1 MB; only the inspector's pages load it.
-    chunkSizeWarningLimit: 1_500,
+    chunkSizeWarningLimit: 1_000,
   },
   server: {
     // `npm run dev:ui`: the UI with hot reload, talking to a hub on :3000.

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { chartGraph, elkGraph, type ChartBox } from '../../ui/src/inspector/chart-graph.js';
 import { computeLayout, type Box, type Point } from '../../ui/src/inspector/layout.js';
-import { statechartOf } from './inspector-support.js';
+import { bundledElk, statechartOf } from './inspector-support.js';
 
 const KINDS = ['job', 'connector', 'worker', 'machine'] as const;
 
@@ -89,7 +89,7 @@ describe('chartGraph', () => {
 
 describe('computeLayout (elkjs)', () => {
   it.each(KINDS)('%s: children lie inside their parents, arrows run from the outline of one box to the outline of the other, labels get room', async (kind) => {
-    const layout = await computeLayout(chartGraph(statechartOf(kind)));
+    const layout = await computeLayout(await bundledElk(), chartGraph(statechartOf(kind)));
     const all = boxes(layout.graph.root);
     for (const [id, { parent }] of all) {
       const box = layout.boxes.get(id);

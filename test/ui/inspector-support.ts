@@ -1,4 +1,5 @@
-/** The machines' definitions as the hub serves them, read into statecharts for the inspector's tests. */
+/** The machines' definitions as the hub serves them, read into statecharts for the inspector's tests; elkjs on this thread. */
+import type { ELK } from 'elkjs/lib/elk-api.js';
 import { connectorMachine, hostMachine, jobMachine, workerMachine } from '../../machines/index.js';
 import { describeMachine } from '../../src/protocol/definition.js';
 import type { ActorRecord, Kind } from '../../src/protocol/record.js';
@@ -9,6 +10,14 @@ const machines = { job: jobMachine, connector: connectorMachine, worker: workerM
 export function statechartOf(kind: keyof typeof machines): Statechart {
   const definition = describeMachine(machines[kind]);
   return readStatechart(definition.root, definition.version);
+}
+
+/** elkjs as the pages' worker runs it, here on this thread. */
+export async function bundledElk(): Promise<ELK> {
+  // CommonJS: Node hands its module.exports (the constructor) over as `default`, which its typings
+  // declare only to bundler resolution.
+  const loaded: unknown = await import('elkjs/lib/elk.bundled.js');
+  return new (loaded as { default: new () => ELK }).default();
 }
 
 /** A record with just what the inspector reads. */

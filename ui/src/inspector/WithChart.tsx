@@ -5,7 +5,8 @@
  */
 import { Match, Switch, createMemo, createResource, type JSX } from 'solid-js';
 import { useHub } from '../context.js';
-import { layoutChart, type ChartLayout } from './layout.js';
+import { layoutChart } from './elk-worker.js';
+import type { ChartLayout } from './layout.js';
 import { loadMachine, type LoadedMachine } from './machines.js';
 
 export function WithChart(props: { kind: string; version: string | undefined; children: (machine: LoadedMachine, layout: ChartLayout) => JSX.Element }) {

@@ -1,11 +1,9 @@
 /**
- * Laying a chart out with elkjs, and reading its answer into what the SVG draws. elkjs (1.6 MB)
- * is imported on first use, so only the inspector's pages load it; one layout per definition
- * version is computed once per page load (a version is a content hash: same version, same chart).
+ * Laying a chart out with elkjs, and reading its answer into what the SVG draws. Which elkjs runs
+ * it is the caller's: the pages use one in a Web Worker (elk-worker.ts), the tests the bundled one.
  */
 import type { ELK, ElkNode } from 'elkjs/lib/elk-api.js';
-import { chartGraph, elkGraph, type ChartGraph } from './chart-graph.js';
-import type { Statechart } from './statechart.js';
+import { elkGraph, type ChartGraph } from './chart-graph.js';
 
 export interface Point {
   x: number;
@@ -33,29 +31,8 @@ export interface ChartLayout {
   routes: ReadonlyMap<string, EdgeRoute>;
 }
 
-const layouts = new Map<string, Promise<ChartLayout>>();
-
-/** The chart's layout, computed once per definition version. */
-export function layoutChart(chart: Statechart): Promise<ChartLayout> {
-  const key = `${chart.root.id}@${chart.version}`;
-  let layout = layouts.get(key);
-  if (!layout) {
-    layout = computeLayout(chartGraph(chart));
-    // A failed layout is not kept: the next visit tries again.
-    layout.catch(() => layouts.delete(key));
-    layouts.set(key, layout);
-  }
-  return layout;
-}
-
-export async function computeLayout(graph: ChartGraph): Promise<ChartLayout> {
-  // elkjs is CommonJS: Vite and Node both hand its module.exports, the constructor, over as
-  // `default`; its typings say so only to bundler resolution (NodeNext, the tests', nests it again).
-  const loaded: unknown = await import('elkjs/lib/elk.bundled.js');
-  const Elk = (loaded as { default: new () => ELK }).default;
-  // The bundled build lays out on this thread: a chart of tens of states takes milliseconds.
-  const result = await new Elk().layout(elkGraph(graph));
-  return readLayout(graph, result);
+export async function computeLayout(elk: ELK, graph: ChartGraph): Promise<ChartLayout> {
+  return readLayout(graph, await elk.layout(elkGraph(graph)));
 }
 
 /** ELK's answer (root-frame coordinates, as elkGraph asks) as boxes and routes by id. */
