@@ -7,7 +7,7 @@ import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
-import { connectorsFromSpec } from './worker/connector-spec.js';
+import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
 import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
@@ -103,11 +103,26 @@ program
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .addOption(new Option('--http-async <mode>', 'for http connectors: the service takes jobs for later; learn their outcome by polling its status URL or by its callback').choices(['poll', 'callback']))
+  .option('--http-status-url <template>', 'for async http jobs: where to poll when the answer gives no status URL, {id} being the service\'s job id')
+  .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
+  .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
+  .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
+  .option('--connector-config <file>', 'JSON settings by connector type, e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const logger = commandLogger(options.logFormat as LogFormat | undefined);
-    const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
+    const connectors = connectorsFromSpec(options.connectors, {
+      httpUrl: options.httpUrl,
+      httpHealthUrl: options.httpHealthUrl,
+      httpAsync: options.httpAsync,
+      httpStatusUrl: options.httpStatusUrl,
+      httpCancelUrl: options.httpCancelUrl,
+      httpCallbackUrl: options.httpCallbackUrl,
+      httpCallbackPort: options.httpCallbackPort,
+      ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
+    });
     const worker = createWorker({
       hub: options.hub,
       ...(options.id && { id: options.id }),
