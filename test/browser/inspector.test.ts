@@ -8,6 +8,8 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConnectorImplementation, RunContext } from 'statehub/worker';
 import type { ActorRecord, ChangeEvent } from '../../src/protocol/record.js';
+import { connectorMachine } from 'statehub/machines';
+import { definitionVersion, describeMachine } from '../../src/protocol/definition.js';
 import { deferred } from '../helpers/connectors.js';
 import { api, snapshot, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 import { idleSnapshot, RawWorker } from '../helpers/raw-worker.js';
@@ -136,7 +138,7 @@ describe('the actor view', () => {
     expect([...open.errors, ...shared.errors]).toEqual([]);
   });
 
-  it('opens from a connector badge, a job’s state and the id box; lights nested states; says so when the hub lacks the record’s version', async () => {
+  it('opens from a connector badge, a job’s state and the id box; lights nested states; draws another build’s connector from its own definition, and says so when the hub lacks it', async () => {
     // Slow heartbeat windows: the hand-spoken worker below sends none, and must stay as it registered.
     const hub = await testHub({ timings: { heartbeatMs: 1_000, staleAfterMs: 60_000, offlineAfterMs: 120_000 } });
     const recording = await testRecording(hub);
@@ -167,16 +169,44 @@ describe('the actor view', () => {
     await open.page.waitForSelector('.actor-view[data-actor="w1"]');
     await open.page.waitForSelector(stateNode('worker.ready', true));
 
-    // A connector reported by a worker of another build: its record's version is not one this hub runs.
+    // A worker of another build that declares its connector machine (one more state under idle):
+    // its connector is drawn from that definition, and the fleet chart counts it apart.
+    const ours = describeMachine(connectorMachine);
+    const root = structuredClone(ours.root);
+    root.states.find((state) => state.key === 'idle')?.states.push({ id: 'connector.idle.warming', key: 'warming', type: 'atomic', invoke: [], transitions: [], states: [] });
+    const theirs = { id: ours.id, version: definitionVersion(ours.id, root), root };
+    const declared = await RawWorker.connect(hub.url);
+    onTestFinished(() => declared.close());
+    await declared.register({
+      workerId: 'new',
+      machineId: 'm2',
+      connectors: [{ id: 'new/c1', type: 'new', snapshot: await idleSnapshot('new/c1', 'new'), version: theirs.version }],
+      connectorMachine: theirs,
+    });
+    await recording.waitFor('new/c1', 'idle');
+    await open.page.fill('input[aria-label="open an actor by id"]', 'new/c1');
+    await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
+    await open.page.waitForSelector('.actor-view[data-actor="new/c1"] .chart-svg [data-state-id="connector.idle.warming"]');
+    await open.page.waitForSelector(stateNode('connector.idle.ready', true));
+    await open.page.click('a:has-text("all connectors")');
+    await open.page.waitForSelector('.fleet-view[data-kind="connector"] .chart-svg');
+    expect(await open.page.$$('.chart-svg [data-state-id="connector.idle.warming"]')).toHaveLength(0);
+    expect(await open.page.textContent('.fleet-view .note')).toBe(`Not on this chart, made by another definition: 1 connector of version ${theirs.version}.`);
+    expect(await open.page.getAttribute('.chart-svg [data-state-id="connector.idle.ready"]', 'data-count')).toBe('1');
+    await screenshot(open.page, 'inspector-fleet-connectors');
+
+    // A worker of another build that does not declare it: the hub has no such version, and the page says so.
     const raw = await RawWorker.connect(hub.url);
     onTestFinished(() => raw.close());
-    await raw.register({ workerId: 'old', machineId: 'm2', connectors: [{ id: 'old/c1', type: 'old', snapshot: await idleSnapshot('old/c1', 'old'), version: 'feedfacefeedface' }] });
+    await raw.register({ workerId: 'old', machineId: 'm3', connectors: [{ id: 'old/c1', type: 'old', snapshot: await idleSnapshot('old/c1', 'old'), version: 'feedfacefeedface' }] });
     await recording.waitFor('old/c1', 'idle');
     await open.page.fill('input[aria-label="open an actor by id"]', 'old/c1');
     await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
     await open.page.waitForSelector('.actor-view[data-actor="old/c1"] .chart-missing');
-    const running = (await api(hub, 'GET', '/api/machines/connector')).body.version;
-    expect(await open.page.textContent('.chart-missing')).toContain(`runs connector version ${running}, not feedfacefeedface`);
+    const missing = (await open.page.textContent('.chart-missing')) ?? '';
+    expect(missing).toMatch(/^No chart to draw: /);
+    expect(missing).toContain(ours.version);
+    expect(missing).toContain('feedfacefeedface');
     expect(await open.page.$$('.chart-svg')).toHaveLength(0);
     await screenshot(open.page, 'inspector-actor-unknown-version');
     expect(open.errors.filter((error) => !error.includes('404'))).toEqual([]);
