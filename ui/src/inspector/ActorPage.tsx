@@ -44,7 +44,7 @@ export function ActorPage() {
     const candidate = history.entries()[index()];
     return candidate && candidate.record.seq === record()?.seq ? candidate : undefined;
   });
-  /** The type of the event that made the shown change (changes recorded before events were have none). */
+  /** The type of the event that made the shown change (changes recorded before the hub kept events have none). */
   const eventType = () => entry()?.event?.type;
   const previous = createMemo((): LogEntry | undefined => {
     const before = history.entries()[index() - 1];
