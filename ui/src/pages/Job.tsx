@@ -23,6 +23,8 @@ interface JobContext {
   attempts: number;
   maxAttempts: number;
   progress: number;
+  /** Absent in records from before connectors could say it. */
+  progressMessage?: string | null;
   workerId: string | null;
   connectorId: string | null;
   result: unknown;
@@ -85,7 +87,7 @@ export function Job() {
               <dd>{context()?.type}</dd>
               <dt>progress</dt>
               <dd>
-                <ProgressBar value={context()?.progress ?? 0} state={job().state} />
+                <ProgressBar value={context()?.progress ?? 0} state={job().state} message={context()?.progressMessage} />
               </dd>
               <dt>attempts</dt>
               <dd>
