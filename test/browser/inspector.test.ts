@@ -1,7 +1,8 @@
 /**
  * The inspector in real Chromium against a real hub and real workers: the actor view follows a
  * job to `completed` and travels back to one of its changes; the fleet chart's counts equal the
- * snapshot at the offset it drew them at, while jobs run; every badge and state opens the actor.
+ * snapshot at the offset it drew them at, while jobs run, and its arrows (the last minute, from
+ * the log) are the same on a page opened 20 s after the jobs ran; every badge and state opens the actor.
  * Screenshots go to test-artifacts/inspector-*.png.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
