@@ -96,18 +96,25 @@ program
   .command('worker')
   .description('run a worker process embedding connector actors')
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http')
+  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, comfyui, a1111')
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
+  .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const logger = commandLogger(options.logFormat as LogFormat | undefined);
-    const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
+    const connectors = connectorsFromSpec(options.connectors, {
+      httpUrl: options.httpUrl,
+      httpHealthUrl: options.httpHealthUrl,
+      comfyuiUrl: options.comfyuiUrl,
+      a1111Url: options.a1111Url,
+    });
     const worker = createWorker({
       hub: options.hub,
       ...(options.id && { id: options.id }),
