@@ -262,6 +262,8 @@ class ComfySocket {
     private readonly signal: AbortSignal,
   ) {
     this.messages = on(this.stream, 'message', { signal }) as AsyncIterableIterator<[ComfyMessage]>;
+    // A failure told once nobody follows any more (the job ended meanwhile) must not crash the worker.
+    this.stream.on('error', () => {});
   }
 
   static async open(comfy: ComfyApi, signal: AbortSignal): Promise<ComfySocket> {
