@@ -4,7 +4,7 @@
  * restarted service does. Tests wait on what it saw with `until`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { Conditions } from './conditions.js';
@@ -106,6 +106,28 @@ export async function startFakeServer(handle: (request: FakeRequest, reply: Repl
     restart: async () => {
       if (!server) await listen(port);
     },
+  };
+}
+
+/**
+ * A port that takes connections and drops them at once, as a server still coming up may:
+ * `tried(n)` resolves once `n` connections came; `close()` frees the port for the real server.
+ */
+export async function bootingPort(): Promise<{ port: number; tried(n: number): Promise<void>; close(): Promise<void> }> {
+  let attempts = 0;
+  const conditions = new Conditions();
+  const server = createTcpServer((socket) => {
+    attempts += 1;
+    socket.destroy();
+    conditions.notify();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+  onTestFinished(close);
+  return {
+    port: (server.address() as AddressInfo).port,
+    tried: (n) => conditions.until(() => attempts >= n, `${n} connections`, { timeoutMs: 10_000, got: () => `${attempts}` }),
+    close,
   };
 }
 

@@ -1,10 +1,8 @@
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ActorRecord } from 'statehub';
 import { comfyuiConnector, type ComfyuiConnectorOptions } from 'statehub/worker';
 import { connectorsFromSpec } from '../../src/worker/connector-spec.js';
-import { deferred } from '../helpers/connectors.js';
+import { bootingPort } from '../helpers/fake-server.js';
 import { startComfyService, txt2imgWorkflow, type ComfyService } from '../helpers/comfyui-service.js';
 import { api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 
@@ -292,19 +290,11 @@ describe('the comfyui connector', () => {
   });
 
   it('stays starting while the server does not answer yet, and is idle once it does', async () => {
-    // A port that takes connections and drops them, as a server still coming up may.
-    let attempts = 0;
-    const tried = deferred<void>();
-    const booting = createServer((socket: Socket) => {
-      if (++attempts === 3) tried.resolve();
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => booting.listen(0, '127.0.0.1', resolve));
-    const { port } = booting.address() as AddressInfo;
-    const { recording } = await setup(`http://127.0.0.1:${port}`, { timeouts: { startMs: 20_000 } });
-    await tried.promise;
-    await new Promise<void>((resolve) => booting.close(() => resolve()));
-    await startComfyService({ port });
+    const booting = await bootingPort();
+    const { recording } = await setup(`http://127.0.0.1:${booting.port}`, { timeouts: { startMs: 20_000 } });
+    await booting.tried(3);
+    await booting.close();
+    await startComfyService({ port: booting.port });
 
     const idle = await recording.waitFor(CONNECTOR, 'idle');
     expect(recording.states(CONNECTOR)).toEqual(['starting', 'idle']);

@@ -94,7 +94,9 @@ export async function serviceFetch(url: string, request: ServiceRequest = {}): P
     if (timeout?.aborted) throw new NoAnswerError(`${url} gave no answer within ${timeoutMs} ms`, 'timeout', { cause: error });
     const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
     const code = typeof cause?.code === 'string' ? cause.code : 'unreachable';
-    throw new NoAnswerError(`cannot reach ${url}: ${typeof cause?.code === 'string' ? cause.code : (cause?.message ?? (error as Error).message)}`, code, { cause: error });
+    // A system error (ECONNREFUSED, ENOTFOUND...) says it best by its code; others (a connection the server dropped mid-request) by their message.
+    if (code.startsWith('E')) throw new NoAnswerError(`cannot reach ${url}: ${code}`, code, { cause: error });
+    throw new NoAnswerError(`no answer from ${url}: ${String(cause?.message ?? (error as Error).message)}`, code, { cause: error });
   }
 }
 
