@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorRecord } from 'statehub';
 import { a1111Connector, type A1111ConnectorOptions } from 'statehub/worker';
 import { connectorsFromSpec } from '../../src/worker/connector-spec.js';
 import { startA1111Service } from '../helpers/a1111-service.js';
 import { bootingPort } from '../helpers/fake-server.js';
-import { api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
-
-const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
+import { api, submit } from '../helpers/hub.js';
+import { connectorHub, context, progressReports, reported } from '../helpers/service-connector.js';
 
 const CONNECTOR = 'a1111-1';
 
-/** The job's progress reports: percent and message, in order. */
-const reports = (records: ActorRecord[]) =>
-  records.filter((record) => record.state === 'running' && context(record).progressMessage !== null).map((record) => ({ progress: context(record).progress, message: context(record).progressMessage }));
-
-async function setup(url: string, options: Partial<A1111ConnectorOptions> = {}) {
-  const hub = await testHub();
-  const recording = await testRecording(hub);
-  const connector = a1111Connector({ url, id: CONNECTOR, healthIntervalMs: null, restartDelayMs: 50, progressIntervalMs: 10, ...options });
-  // Every progress report reaches the hub, so tests can read each one.
-  const worker = await testWorker(hub, { id: 'a1111-worker', connectors: [connector], progressIntervalMs: 0 });
-  return { hub, recording, worker };
+function setup(url: string, options: Partial<A1111ConnectorOptions> = {}) {
+  return connectorHub(a1111Connector({ url, id: CONNECTOR, healthIntervalMs: null, restartDelayMs: 50, progressIntervalMs: 10, ...options }));
 }
 
 const txt2img = (body: Record<string, unknown> = {}, job: Record<string, unknown> = {}) => ({
@@ -28,6 +17,17 @@ const txt2img = (body: Record<string, unknown> = {}, job: Record<string, unknown
   payload: { operation: 'txt2img', prompt: 'a lighthouse at dusk', steps: 20, sampler_name: 'Euler a', ...body },
   ...job,
 });
+
+/** A fake webui, a connector to it, and a txt2img job of `steps` steps that has begun sampling. */
+async function samplingJob(steps: number, options: Partial<A1111ConnectorOptions> = {}, job: Record<string, unknown> = {}) {
+  const service = await startA1111Service();
+  service.stepMs = 10;
+  const { hub, recording } = await setup(service.origin, options);
+  await recording.waitFor(CONNECTOR, 'idle');
+  const submitted = await submit(hub, txt2img({ steps }, job));
+  await reported(recording, submitted.id, /^step \d+/);
+  return { service, hub, recording, job: submitted };
+}
 
 describe('the a1111 connector', () => {
   it('POSTs the payload to /sdapi/v1/txt2img, reports progress polled from /sdapi/v1/progress, and completes with the images and info', async () => {
@@ -51,7 +51,7 @@ describe('the a1111 connector', () => {
       },
     });
 
-    const seen = reports(recording.records(job.id));
+    const seen = progressReports(recording.records(job.id));
     expect(seen.length).toBeGreaterThan(0);
     for (const { progress, message } of seen) {
       expect(message).toMatch(/^image [12]\/2, step \d+\/20$/);
@@ -122,13 +122,7 @@ describe('the a1111 connector', () => {
   });
 
   it('on cancel, interrupts the generation', async () => {
-    const service = await startA1111Service();
-    service.stepMs = 20;
-    const { hub, recording } = await setup(service.origin);
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, txt2img({ steps: 10_000 }));
-    await recording.waitFor(job.id, (record) => /^step \d+\/10000$/.test(context(record).progressMessage ?? ''));
+    const { service, hub, recording, job } = await samplingJob(10_000);
     expect((await api(hub, 'POST', `/api/jobs/${job.id}/cancel`)).status).toBe(200);
 
     await service.until(() => service.count('POST', '/sdapi/v1/interrupt') === 1, 'the interrupt');
@@ -139,13 +133,7 @@ describe('the a1111 connector', () => {
   });
 
   it('fails the attempt as a service fault when the server dies mid-generation, waits in starting until it is back, and the retry completes', async () => {
-    const service = await startA1111Service();
-    service.stepMs = 10;
-    const { hub, recording } = await setup(service.origin, { timeouts: { startMs: 20_000 } });
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, txt2img({ steps: 50 }, { maxAttempts: 2, backoffMs: 5 }));
-    await recording.waitFor(job.id, (record) => /^step \d+/.test(context(record).progressMessage ?? ''));
+    const { service, recording, job } = await samplingJob(50, { timeouts: { startMs: 20_000 } }, { maxAttempts: 2, backoffMs: 5 });
     await service.close();
 
     const retrying = await recording.waitFor(job.id, 'retrying');

@@ -1,30 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorRecord } from 'statehub';
 import { comfyuiConnector, type ComfyuiConnectorOptions } from 'statehub/worker';
 import { connectorsFromSpec } from '../../src/worker/connector-spec.js';
+import { startComfyService, txt2imgWorkflow } from '../helpers/comfyui-service.js';
 import { bootingPort } from '../helpers/fake-server.js';
-import { startComfyService, txt2imgWorkflow, type ComfyService } from '../helpers/comfyui-service.js';
-import { api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
-
-const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
+import { api, submit } from '../helpers/hub.js';
+import { connectorHub, context, progressReports, reported } from '../helpers/service-connector.js';
 
 const CONNECTOR = 'comfy-1';
 
-/** The job's progress reports: percent and message, in order. */
-const running = (records: ActorRecord[]) =>
-  records.filter((record) => record.state === 'running' && context(record).progressMessage !== null).map((record) => ({ progress: context(record).progress, message: context(record).progressMessage }));
-
-async function setup(url: string, options: Partial<ComfyuiConnectorOptions> = {}) {
-  const hub = await testHub();
-  const recording = await testRecording(hub);
-  const connector = comfyuiConnector({ url, id: CONNECTOR, healthIntervalMs: null, restartDelayMs: 50, ...options });
-  // Every progress report reaches the hub, so tests can read each one.
-  const worker = await testWorker(hub, { id: 'comfy-worker', connectors: [connector], progressIntervalMs: 0 });
-  return { hub, recording, worker };
+function setup(url: string, options: Partial<ComfyuiConnectorOptions> = {}) {
+  return connectorHub(comfyuiConnector({ url, id: CONNECTOR, healthIntervalMs: null, restartDelayMs: 50, ...options }));
 }
 
 /** A job running the workflow, `extra` merged into its payload. */
 const workflowJob = (workflow = txt2imgWorkflow(), extra: Record<string, unknown> = {}, job: Record<string, unknown> = {}) => ({ type: 'comfyui', payload: { workflow, ...extra }, ...job });
+
+/** A fake ComfyUI, a connector to it, and a job of `steps` sampler steps that has begun sampling. */
+async function samplingJob(steps: number, options: Partial<ComfyuiConnectorOptions> = {}, job: Record<string, unknown> = {}) {
+  const service = await startComfyService();
+  service.stepMs = 10;
+  const { hub, recording } = await setup(service.origin, options);
+  await recording.waitFor(CONNECTOR, 'idle');
+  const submitted = await submit(hub, workflowJob(txt2imgWorkflow({ steps }), {}, job));
+  await reported(recording, submitted.id, /^KSampler \d+/);
+  return { service, hub, recording, job: submitted, promptId: service.running()! };
+}
 
 describe('the comfyui connector', () => {
   it('queues the workflow with its client id, follows its progress across the nodes, and completes with the outputs from /history', async () => {
@@ -48,7 +48,7 @@ describe('the comfyui connector', () => {
     });
 
     // Seven nodes, each a seventh of the bar; KSampler's steps fill its share; titles name the node.
-    const reports = running(recording.records(job.id));
+    const reports = progressReports(recording.records(job.id));
     expect(reports).toEqual(
       expect.arrayContaining([
         { progress: 14, message: 'Positive prompt' },
@@ -91,7 +91,7 @@ describe('the comfyui connector', () => {
     await recording.waitFor(CONNECTOR, 'idle');
     const job = await submit(hub, workflowJob());
     await recording.waitFor(job.id, 'completed');
-    const reports = running(recording.records(job.id));
+    const reports = progressReports(recording.records(job.id));
     expect(reports[0]).toEqual({ progress: 57, message: 'KSampler' });
     expect(reports.map((report) => report.message)).not.toContain('Positive prompt');
   });
@@ -159,14 +159,7 @@ describe('the comfyui connector', () => {
   });
 
   it('on cancel, interrupts its running prompt (and nobody else’s)', async () => {
-    const service = await startComfyService();
-    service.stepMs = 20;
-    const { hub, recording } = await setup(service.origin);
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, workflowJob(txt2imgWorkflow({ steps: 10_000 })));
-    await recording.waitFor(job.id, (record) => /^KSampler \d+/.test(context(record).progressMessage ?? ''));
-    const promptId = service.running()!;
+    const { service, hub, recording, job, promptId } = await samplingJob(10_000);
     expect((await api(hub, 'POST', `/api/jobs/${job.id}/cancel`)).status).toBe(200);
 
     await service.until(() => service.history.has(promptId), 'the prompt to end');
@@ -202,13 +195,7 @@ describe('the comfyui connector', () => {
   });
 
   it('reconnects a WebSocket that dropped mid-job and goes on following the prompt', async () => {
-    const service = await startComfyService();
-    service.stepMs = 10;
-    const { hub, recording } = await setup(service.origin);
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, workflowJob(txt2imgWorkflow({ steps: 30 })));
-    await recording.waitFor(job.id, (record) => /^KSampler \d+/.test(context(record).progressMessage ?? ''));
+    const { service, recording, job } = await samplingJob(30);
     service.dropSockets();
     await recording.waitFor(job.id, 'completed');
     expect(service.socketsOpened()).toBe(2);
@@ -217,14 +204,7 @@ describe('the comfyui connector', () => {
   });
 
   it('recovers the outcome from /history when the prompt finished while its WebSocket was away', async () => {
-    const service = await startComfyService();
-    service.stepMs = 10;
-    const { hub, recording } = await setup(service.origin);
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, workflowJob(txt2imgWorkflow({ steps: 20 })));
-    await recording.waitFor(job.id, (record) => /^KSampler \d+/.test(context(record).progressMessage ?? ''));
-    const promptId = service.running()!;
+    const { service, recording, job, promptId } = await samplingJob(20);
     service.refuseSockets = true;
     service.dropSockets();
     await service.until(() => service.history.has(promptId), 'the prompt to finish unseen');
@@ -237,13 +217,7 @@ describe('the comfyui connector', () => {
   });
 
   it('fails the attempt as a service fault when the server dies mid-job, waits in starting until it is back, and the retry completes', async () => {
-    const service = await startComfyService();
-    service.stepMs = 10;
-    const { hub, recording } = await setup(service.origin, { timeouts: { reconnectMs: 200, startMs: 20_000 } });
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, workflowJob(txt2imgWorkflow({ steps: 30 }), {}, { maxAttempts: 2, backoffMs: 5 }));
-    await recording.waitFor(job.id, (record) => /^KSampler \d+/.test(context(record).progressMessage ?? ''));
+    const { service, recording, job } = await samplingJob(30, { timeouts: { reconnectMs: 200, startMs: 20_000 } }, { maxAttempts: 2, backoffMs: 5 });
     await service.close();
 
     const retrying = await recording.waitFor(job.id, 'retrying');
@@ -260,14 +234,7 @@ describe('the comfyui connector', () => {
   });
 
   it('fails the attempt as a service fault when the server restarted and forgot the prompt', async () => {
-    const service = await startComfyService();
-    service.stepMs = 10;
-    const { hub, recording } = await setup(service.origin);
-    await recording.waitFor(CONNECTOR, 'idle');
-
-    const job = await submit(hub, workflowJob(txt2imgWorkflow({ steps: 30 }), {}, { maxAttempts: 2, backoffMs: 5 }));
-    await recording.waitFor(job.id, (record) => /^KSampler \d+/.test(context(record).progressMessage ?? ''));
-    const promptId = service.running()!;
+    const { service, recording, job, promptId } = await samplingJob(30, {}, { maxAttempts: 2, backoffMs: 5 });
     await service.close();
     await service.restart();
 

@@ -22,14 +22,14 @@ import { z } from 'zod';
 import type { HealthReport } from '../../../machines/connector.js';
 import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
-import { ServiceClient, ServiceHealth, connectorSettings, elapsedMs, isRecord, serverMessage, type ServiceConnectorOptions } from './service-http.js';
+import { DEFAULT_TIMEOUTS, ServiceClient, elapsedMs, isRecord, serverMessage, serviceConnector, type ServiceConnectorOptions, type ServiceTimeouts } from './service-http.js';
 
 export interface A1111ConnectorOptions extends ServiceConnectorOptions {
   /**
    * Defaults: requestMs 30 s (progress, interrupt; a generation has no limit of its own, the
    * job's timeout bounds it), healthMs 5 s, startMs 120 s. The type defaults to `a1111`.
    */
-  timeouts?: ServiceConnectorOptions['timeouts'];
+  timeouts?: ServiceTimeouts;
   /** How often progress is polled while a generation runs. Default 1 s. */
   progressIntervalMs?: number;
 }
@@ -43,12 +43,10 @@ export type A1111Payload = z.input<typeof a1111PayloadSchema>;
 
 export function a1111Connector(options: A1111ConnectorOptions): ConnectorImplementation {
   const api = new A1111Api(options);
-  const health = new ServiceHealth(api.timeouts.startMs);
-  return {
-    ...connectorSettings(options, 'a1111'),
-    checkHealth: (signal) => health.check(signal, (probe) => api.options(probe)),
-    run: (job, context) => health.watch(runGeneration(api, job, context)),
-  };
+  return serviceConnector(options, 'a1111', api.timeouts.startMs, {
+    probe: (signal) => api.options(signal),
+    run: (job, context) => runGeneration(api, job, context),
+  });
 }
 
 async function runGeneration(api: A1111Api, job: JobRun, { signal, progress }: RunContext): Promise<Json> {
@@ -84,13 +82,13 @@ async function whilePolling<T>(work: Promise<T>, poll: (stop: AbortSignal) => Pr
 
 /** The webui's sdapi endpoints, with this connector's headers and timeouts. */
 class A1111Api {
-  readonly timeouts: Required<NonNullable<A1111ConnectorOptions['timeouts']>>;
+  readonly timeouts: Required<ServiceTimeouts>;
   private readonly client: ServiceClient;
   private readonly progressIntervalMs: number;
 
   constructor(options: A1111ConnectorOptions) {
     this.client = new ServiceClient(options.url, { ...options.headers }, describeError);
-    this.timeouts = { requestMs: 30_000, healthMs: 5_000, startMs: 120_000, ...options.timeouts };
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.progressIntervalMs = options.progressIntervalMs ?? 1_000;
   }
 

@@ -31,13 +31,13 @@ import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
 import {
   NoAnswerError,
+  DEFAULT_TIMEOUTS,
   ServiceClient,
-  ServiceHealth,
   answerError,
-  connectorSettings,
   elapsedMs,
   isRecord,
   serverMessage,
+  serviceConnector,
   type ServiceConnectorOptions,
   type ServiceTimeouts,
 } from './service-http.js';
@@ -89,12 +89,10 @@ const MiB = 1024 * 1024;
 
 export function comfyuiConnector(options: ComfyuiConnectorOptions): ConnectorImplementation {
   const comfy = new ComfyApi(options);
-  const health = new ServiceHealth(comfy.timeouts.startMs);
-  return {
-    ...connectorSettings(options, 'comfyui'),
-    checkHealth: (signal) => health.check(signal, (probe) => comfy.systemStats(probe)),
-    run: (job, context) => health.watch(runWorkflow(comfy, job, context)),
-  };
+  return serviceConnector(options, 'comfyui', comfy.timeouts.startMs, {
+    probe: (signal) => comfy.systemStats(signal),
+    run: (job, context) => runWorkflow(comfy, job, context),
+  });
 }
 
 async function runWorkflow(comfy: ComfyApi, job: JobRun, { signal, progress }: RunContext): Promise<Json> {
@@ -338,7 +336,7 @@ class ComfyApi {
     this.headers = { ...options.headers };
     this.client = new ServiceClient(options.url, this.headers);
     this.maxDownloadBytes = options.maxDownloadBytes ?? 512 * 1024;
-    this.timeouts = { requestMs: 30_000, healthMs: 5_000, startMs: 120_000, reconnectMs: 30_000, ...options.timeouts };
+    this.timeouts = { ...DEFAULT_TIMEOUTS, reconnectMs: 30_000, ...options.timeouts };
   }
 
   /** The health probe: `/system_stats`, its devices and VRAM as capabilities. */

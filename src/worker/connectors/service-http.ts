@@ -29,6 +29,27 @@ export interface ServiceConnectorOptions {
   timeouts?: ServiceTimeouts;
 }
 
+/** The timeouts of a service connector that its options leave out. */
+export const DEFAULT_TIMEOUTS: Required<ServiceTimeouts> = { requestMs: 30_000, healthMs: 5_000, startMs: 120_000 };
+
+/**
+ * A connector to an HTTP service: its settings from `options`, its health checks (`probe`: one
+ * request to the service) under the ServiceHealth policy, which also watches its runs.
+ */
+export function serviceConnector(
+  options: ServiceConnectorOptions,
+  defaultType: string,
+  startMs: number,
+  parts: { probe(signal: AbortSignal): Promise<HealthReport>; run: ConnectorImplementation['run'] },
+): ConnectorImplementation {
+  const health = new ServiceHealth(startMs);
+  return {
+    ...connectorSettings(options, defaultType),
+    checkHealth: (signal) => health.check(signal, parts.probe),
+    run: (job, context) => health.watch(parts.run(job, context)),
+  };
+}
+
 /** The implementation fields a service connector takes from its options as they are. */
 export function connectorSettings(options: ServiceConnectorOptions, defaultType: string): Pick<ConnectorImplementation, 'type' | 'id' | 'healthIntervalMs' | 'restartDelayMs'> {
   return {
@@ -183,7 +204,7 @@ export function elapsedMs(started: number): number {
  * answered, a check that finds it gone fails at once, so an idle connector does not go on
  * taking jobs for a service that is away.
  */
-export class ServiceHealth {
+class ServiceHealth {
   private answered = false;
 
   constructor(private readonly startMs: number) {}
