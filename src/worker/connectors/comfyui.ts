@@ -222,7 +222,7 @@ class WorkflowProgress {
   }
 
   private finish(node: string): void {
-    if (node in this.workflow) this.done.add(node);
+    if (Object.hasOwn(this.workflow, node)) this.done.add(node);
     if (this.current?.node === node) this.current = undefined;
   }
 
@@ -234,7 +234,7 @@ class WorkflowProgress {
 
   /** The node's title in the workflow (`_meta.title`), else its class, else its id. */
   private label(node: string): string {
-    const entry = this.workflow[node];
+    const entry = Object.hasOwn(this.workflow, node) ? this.workflow[node] : undefined;
     const meta = entry?._meta;
     if (isRecord(meta) && typeof meta.title === 'string' && meta.title !== '') return meta.title;
     return entry?.class_type ?? `node ${node}`;
