@@ -7,7 +7,7 @@ import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
-import { connectorsFromSpec } from './worker/connector-spec.js';
+import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
 import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
@@ -103,8 +103,14 @@ program
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .addOption(new Option('--http-async <mode>', 'for http connectors: the service takes jobs for later; learn their outcome by polling its status URL or by its callback').choices(['poll', 'callback']))
+  .option('--http-status-url <template>', 'for async http jobs: where to poll when the answer gives no status URL, {id} being the service\'s job id')
+  .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
+  .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
+  .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
   .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
   .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
+  .option('--connector-config <file>', 'JSON settings by connector type (http, comfyui, a1111), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
@@ -112,8 +118,14 @@ program
     const connectors = connectorsFromSpec(options.connectors, {
       httpUrl: options.httpUrl,
       httpHealthUrl: options.httpHealthUrl,
+      httpAsync: options.httpAsync,
+      httpStatusUrl: options.httpStatusUrl,
+      httpCancelUrl: options.httpCancelUrl,
+      httpCallbackUrl: options.httpCallbackUrl,
+      httpCallbackPort: options.httpCallbackPort,
       comfyuiUrl: options.comfyuiUrl,
       a1111Url: options.a1111Url,
+      ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
     });
     const worker = createWorker({
       hub: options.hub,

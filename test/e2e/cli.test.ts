@@ -93,6 +93,15 @@ describe('statehub hub and worker', () => {
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
 
+    writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
+    const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
+    expect(await config.exited()).toBe(1);
+    expect(config.output()).toMatch(/the connector config .*connectors\.json is not valid:[\s\S]*async\.mode/);
+
+    const mode = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--http-url', 'http://127.0.0.1:1/jobs', '--http-async', 'later']);
+    expect(await mode.exited()).toBe(1);
+    expect(mode.output()).toMatch(/--http-async.*Allowed choices are poll, callback/);
+
     const inspect = statehub(['hub', '--port', '0', '--inspect', 'http://localhost:8080']);
     expect(await inspect.exited()).toBe(1);
     expect(inspect.output()).toMatch(/"http:\/\/localhost:8080" is not a ws:\/\/ or wss:\/\/ URL/);

@@ -11,6 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthReport } from '../../../machines/connector.js';
+import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation } from '../connector.js';
 
 /** What every connector to an HTTP service takes. */
@@ -128,7 +129,7 @@ export async function serviceFetch(url: string, request: ServiceRequest = {}): P
 export async function readAnswer(response: Response, what: string, describe?: (body: unknown) => string | undefined): Promise<unknown> {
   const text = await response.text();
   if (!response.ok) throw answerError(response, text, what, describe);
-  return parseBody(text);
+  return parseJson(text);
 }
 
 /**
@@ -136,7 +137,7 @@ export async function readAnswer(response: Response, what: string, describe?: (b
  * as `describe` finds it in the body (default: the usual `error` / `detail` / `message` fields).
  */
 export function answerError(response: Response, text: string, what: string, describe: (body: unknown) => string | undefined = serverMessage): Error {
-  const message = `${what} answered ${response.status}: ${describe(parseBody(text)) ?? (text.trim().slice(0, 500) || response.statusText)}`;
+  const message = `${what} answered ${response.status}: ${describe(parseJson(text)) ?? (text.trim().slice(0, 500) || response.statusText)}`;
   if (response.status >= 500 || response.status === 408 || response.status === 429) return new ServiceError(message);
   if (response.status === 401 || response.status === 403) return new PermanentError(message, { code: 'auth', serviceFault: true });
   return new PermanentError(message, { code: 'bad_input' });
@@ -183,10 +184,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** A body's JSON; its text when it is not JSON; null when empty. */
-export function parseBody(text: string): unknown {
+export function parseJson(text: string): Json {
   if (text.trim() === '') return null;
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(text) as Json;
   } catch {
     return text;
   }
