@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { a1111Connector, type A1111ConnectorOptions } from 'statehub/worker';
-import { connectorsFromSpec } from '../../src/worker/connector-spec.js';
+import { connectorConfigSchema, connectorsFromSpec } from '../../src/worker/connector-spec.js';
 import { startA1111Service } from '../helpers/a1111-service.js';
 import { bootingPort } from '../helpers/fake-server.js';
 import { api, submit } from '../helpers/hub.js';
@@ -171,8 +171,16 @@ describe('the a1111 connector', () => {
     expect(recording.states(CONNECTOR).slice(-2)).toEqual(['starting', 'idle']);
   });
 
-  it('is a built-in type of the command line, which asks for --a1111-url', () => {
+  it('is a built-in type of the command line, which asks for --a1111-url or takes its settings from the connector config', async () => {
     expect(() => connectorsFromSpec('simulation:1,a1111:1')).toThrow(/a1111 connectors need --a1111-url/);
     expect(connectorsFromSpec('a1111:1', { a1111Url: 'http://127.0.0.1:7860' }).map((connector) => connector.type)).toEqual(['a1111']);
+
+    const service = await startA1111Service();
+    const config = connectorConfigSchema.parse({ a1111: { url: 'http://127.0.0.1:9', headers: { authorization: 'Basic dXNlcjpwYXNz' }, healthIntervalMs: null } });
+    // The flag's URL wins over the file's.
+    const [connector] = connectorsFromSpec('a1111:1', { config, a1111Url: service.origin });
+    const { recording } = await connectorHub({ ...connector!, id: CONNECTOR });
+    await recording.waitFor(CONNECTOR, 'idle');
+    expect(service.requests.find((request) => request.path === '/sdapi/v1/options')!.headers.authorization).toBe('Basic dXNlcjpwYXNz');
   });
 });

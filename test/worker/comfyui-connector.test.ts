@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { comfyuiConnector, type ComfyuiConnectorOptions } from 'statehub/worker';
-import { connectorsFromSpec } from '../../src/worker/connector-spec.js';
+import { connectorConfigSchema, connectorsFromSpec } from '../../src/worker/connector-spec.js';
 import { startComfyService, txt2imgWorkflow } from '../helpers/comfyui-service.js';
 import { bootingPort } from '../helpers/fake-server.js';
 import { api, submit } from '../helpers/hub.js';
@@ -290,8 +290,17 @@ describe('the comfyui connector', () => {
     recording.expect(CONNECTOR, 'starting > error', { prefix: true });
   });
 
-  it('is a built-in type of the command line, which asks for --comfyui-url', () => {
+  it('is a built-in type of the command line, which asks for --comfyui-url or takes its settings from the connector config', async () => {
     expect(() => connectorsFromSpec('comfyui:1')).toThrow('comfyui connectors need --comfyui-url (the ComfyUI server, e.g. http://127.0.0.1:8188)');
     expect(connectorsFromSpec('comfyui:2', { comfyuiUrl: 'http://127.0.0.1:8188' }).map((connector) => connector.type)).toEqual(['comfyui', 'comfyui']);
+    expect(connectorConfigSchema.safeParse({ comfyui: { url: 'http://gpu:8188', maxDownloadBytes: -1 } }).success).toBe(false);
+    expect(connectorConfigSchema.safeParse({ comfyui: { url: 'http://gpu:8188', timeouts: { reconnectMs: 1_000, retries: 3 } } }).success).toBe(false);
+
+    const service = await startComfyService();
+    const config = connectorConfigSchema.parse({ comfyui: { url: service.origin, headers: { 'x-api-key': 'secret' }, healthIntervalMs: null } });
+    const [connector] = connectorsFromSpec('comfyui:1', { config });
+    const { recording } = await connectorHub({ ...connector!, id: CONNECTOR });
+    await recording.waitFor(CONNECTOR, 'idle');
+    expect(service.requests.find((request) => request.path === '/system_stats')!.headers['x-api-key']).toBe('secret');
   });
 });

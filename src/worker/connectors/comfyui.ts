@@ -6,7 +6,7 @@
  * - `POST /prompt` `{ prompt, client_id, prompt_id }` queues a workflow (API format) and answers
  *   `{ prompt_id, number, node_errors }`; a workflow that fails validation answers 400 with
  *   `{ error: { type, message, details }, node_errors: { <node>: { errors: [...], class_type } } }`.
- *   Servers since 2025 take the `prompt_id` we choose; older ones answer their own, which we use.
+ *   Current servers take the `prompt_id` we choose; older ones answer their own, which we use.
  * - `GET /ws?clientId=ID`: JSON text messages `{ type, data }` for the prompts queued with that
  *   client id (binary frames are previews): `execution_start`, `execution_cached { nodes }`,
  *   `executing { node, display_node }`, `progress { node, value, max }`, `executed { node, output }`,
@@ -18,7 +18,7 @@
  *   messages: [[type, data]...] } } }` once the prompt finished (`{}` before). `GET /view?filename&subfolder&type`
  *   serves an output file. `GET /queue` -> `{ queue_running, queue_pending }`, items
  *   `[number, prompt_id, ...]`. `POST /interrupt` `{ prompt_id }` stops that prompt if it runs
- *   (older servers stop whatever runs); `POST /queue` `{ delete: [prompt_id] }` drops a queued one.
+ *   (older servers ignore the body and stop whatever runs); `POST /queue` `{ delete: [prompt_id] }` drops a queued one.
  * - `GET /system_stats` -> `{ system: { comfyui_version }, devices: [{ name, type, vram_total, vram_free }] }`, bytes.
  */
 import { randomUUID } from 'node:crypto';
