@@ -1,7 +1,8 @@
 /**
  * HTTP to the services that connectors wrap, with failures said in the connector's terms: a
- * service that gives no answer (refused, reset, silent past a timeout) or answers 5xx is broken
- * (ServiceError: the attempt fails and the connector restarts); a 4xx answer refuses this job
+ * service that gives no answer (refused, reset, silent past a timeout) or answers 5xx (or 408,
+ * 429: it cannot take work now) is broken (ServiceError: the attempt fails and the connector
+ * restarts with backoff); another 4xx answer refuses this job
  * (PermanentError `bad_input`, or `auth` with the connector sent to error, since every job would
  * be refused alike until someone fixes the credentials).
  *
@@ -95,7 +96,7 @@ export interface ServiceRequest {
 }
 
 /** `base` (a service's root URL, maybe with a path prefix) + `path`, e.g. `http://gpu:8188` + `/prompt`. */
-export function serviceUrl(base: string, path: string): string {
+function serviceUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
 }
 
@@ -126,7 +127,7 @@ export async function serviceFetch(url: string, request: ServiceRequest = {}): P
  * The answer's JSON (its text when it is not JSON; null when empty). A 4xx or 5xx answer throws
  * (see answerError).
  */
-export async function readAnswer(response: Response, what: string, describe?: (body: unknown) => string | undefined): Promise<unknown> {
+async function readAnswer(response: Response, what: string, describe?: (body: unknown) => string | undefined): Promise<unknown> {
   const text = await response.text();
   if (!response.ok) throw answerError(response, text, what, describe);
   return parseJson(text);
