@@ -119,6 +119,12 @@ describe('statehub hub and worker', () => {
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
 
+    for (const type of ['comfyui', 'a1111']) {
+      const service = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', `${type}:1`]);
+      expect(await service.exited()).toBe(1);
+      expect(service.output()).toMatch(new RegExp(`^statehub: ${type} connectors need --${type}-url \\(`, 'm'));
+    }
+
     writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
     const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
     expect(await config.exited()).toBe(1);
