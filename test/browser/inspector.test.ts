@@ -332,7 +332,7 @@ describe('the fleet chart', () => {
       await submit(hub, { type: 'nobody-serves-this' }),
     ];
     await api(hub, 'POST', `/api/jobs/${jobs[6].id}/cancel`);
-    for (const job of jobs) await recording.waitFor(job.id, (record) => ['completed', 'failed', 'cancelled'].includes(record.state));
+    for (const job of jobs) await recording.waitFor(job.id, (record) => ['completed', 'failed', 'cancelled'].includes(record.state), PATIENCE);
 
     await sleep(Math.max(0, openedAt + 20_000 - Date.now()));
     const late = await openPage(browser(), `${hub.url}/#/machines/job`);
@@ -346,8 +346,9 @@ describe('the fleet chart', () => {
         lines: Object.fromEntries([...svg.querySelectorAll('text.line[data-transition]')].map((line) => [(line as SVGElement).dataset.transition, line.textContent])),
       }));
     // Read together until they agree (each page redraws as the hub's second turns), then asserted.
+    const deadline = Date.now() + PATIENCE.timeoutMs;
     let both = await Promise.all([arrows(early), arrows(late)]);
-    for (let tries = 0; tries < 40 && JSON.stringify(both[0]) !== JSON.stringify(both[1]); tries++) {
+    while (JSON.stringify(both[0]) !== JSON.stringify(both[1]) && Date.now() < deadline) {
       await sleep(250);
       both = await Promise.all([arrows(early), arrows(late)]);
     }
