@@ -15,14 +15,16 @@ import { connectorMachine } from '../../machines/connector.js';
 import { recordedEvent } from '../protocol/change-event.js';
 import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
-import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, type RegisterAck, type WorkerLimits } from '../protocol/worker.js';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
-/** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
-const CONNECTOR_VERSION = describeMachine(connectorMachine).version;
+/** The connector machine as this worker runs it (implementations are provided, the definition is not changed): its version goes with every snapshot. */
+const CONNECTOR_MACHINE = describeMachine(connectorMachine);
+const CONNECTOR_VERSION = CONNECTOR_MACHINE.version;
 
 export interface WorkerOptions {
   /** The hub's URL, e.g. http://127.0.0.1:3000. */
@@ -40,6 +42,12 @@ export interface WorkerOptions {
   progressIntervalMs?: number;
   /** Where the worker says what happens. Default: nothing. */
   log?: (message: string) => void;
+  /**
+   * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
+   * inspector there, as XState actors do, with session ids scoped by this worker's id. An
+   * inspector that is away or slow never holds the worker up. Default: off.
+   */
+  inspect?: string;
 }
 
 export interface Worker {
@@ -70,6 +78,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
   const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
+  // Each connection starts blank: it is told every connector as it is now.
+  const inspector =
+    options.inspect === undefined
+      ? undefined
+      : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
   /** The event that made each connector's current snapshot: recorded with it by the hub. */
@@ -149,8 +162,8 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent }: { attempt: number; percent: number }) =>
-    send('job:progress', { jobId, attempt, progress: percent }),
+  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent, message }: { attempt: number; percent: number; message?: string }) =>
+    send('job:progress', { jobId, attempt, progress: percent, ...(message === undefined ? {} : { message }) }),
   );
 
   /** The job ended here: its outcome is kept until the hub takes it. */
@@ -165,12 +178,13 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
-    progress: (jobId: string, percent: number) => {
+    progress: (jobId: string, percent: number, message?: string) => {
       const held = running.get(jobId);
-      if (held) progress.push(jobId, { attempt: held.job.attempt, percent });
+      if (held) progress.push(jobId, { attempt: held.job.attempt, percent, ...(message === undefined ? {} : { message: boundProgressMessage(message) }) });
     },
     done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo) => finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error })),
+    failed: (jobId: string, error: ErrorInfo, permanent: boolean) =>
+      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) })),
   };
 
   const counters = new Map<string, number>();
@@ -189,6 +203,8 @@ export function createWorker(options: WorkerOptions): Worker {
       },
       // Snapshots are reported from here, where XState says which event made each one.
       inspect: (inspection) => {
+        // Every actor of the connector's system (it and what it invokes) passes here.
+        inspector?.inspect.next?.(inspection);
         if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
         causes.set(connectorId, inspection.event);
         reportConnector(connectorId);
@@ -254,6 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
       })),
       ...(session === undefined ? {} : { resume: { sessionId: session, jobs: held } }),
       ...(draining ? { draining } : {}),
+      connectorMachine: CONNECTOR_MACHINE,
     };
     socket.emit('register', registration, (answer: RegisterAck | { error: ErrorInfo & { code: string } }) => {
       if ('error' in answer && answer.error.code === 'unavailable') {
@@ -362,6 +379,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
+  inspector?.connect();
 
   return {
     id,
@@ -389,6 +407,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
+      inspector?.close();
     },
   };
 }
@@ -406,6 +425,15 @@ function resultOutcome(job: JobRun, result: Json, maxResultBytes: number): Repor
   const bytes = Buffer.byteLength(text ?? 'null');
   if (bytes > maxResultBytes) return failure(`${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
   return { event: 'job:completed', payload: { jobId: job.id, attempt: job.attempt, result: result ?? null }, bytes: bytes + 128 };
+}
+
+/** A progress message as the hub takes it: at most MAX_PROGRESS_MESSAGE characters. */
+function boundProgressMessage(message: string): string {
+  if (message.length <= MAX_PROGRESS_MESSAGE) return message;
+  let end = MAX_PROGRESS_MESSAGE - 1;
+  // Never cut a surrogate pair in two: the hub refuses lone surrogates.
+  if (/[\uD800-\uDBFF]/.test(message.charAt(end - 1))) end -= 1;
+  return `${message.slice(0, end)}…`;
 }
 
 function jobReport(event: Report['event'], payload: Report['payload']): Report {

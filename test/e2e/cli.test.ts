@@ -2,10 +2,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
+import { inspectorReceiver } from '../helpers/inspector-receiver.js';
 import { freePort, startRedisServer } from '../helpers/redis.js';
 
 describe('statehub submit', () => {
@@ -68,6 +69,32 @@ describe('statehub submit', () => {
   });
 });
 
+/** Everything `child` printed until `pattern` showed up (or 30 s passed); then it is stopped, with its process group. */
+function untilOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let output = '';
+  const stop = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  onTestFinished(stop);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop();
+      resolve(output);
+    };
+    const timer = setTimeout(done, 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (pattern.test(output)) done();
+    });
+    child.on('exit', done);
+  });
+}
+
 describe('statehub hub and worker', () => {
   it('refuse bad options with a message instead of starting', async () => {
     const port = statehub(['hub', '--port', 'eighty']);
@@ -91,6 +118,42 @@ describe('statehub hub and worker', () => {
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+
+    for (const type of ['comfyui', 'a1111']) {
+      const service = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', `${type}:1`]);
+      expect(await service.exited()).toBe(1);
+      expect(service.output()).toMatch(new RegExp(`^statehub: ${type} connectors need --${type}-url \\(`, 'm'));
+    }
+
+    writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
+    const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
+    expect(await config.exited()).toBe(1);
+    expect(config.output()).toMatch(/the connector config .*connectors\.json is not valid:[\s\S]*async\.mode/);
+
+    const mode = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--http-url', 'http://127.0.0.1:1/jobs', '--http-async', 'later']);
+    expect(await mode.exited()).toBe(1);
+    expect(mode.output()).toMatch(/--http-async.*Allowed choices are poll, callback/);
+
+    const inspect = statehub(['hub', '--port', '0', '--inspect', 'http://localhost:8080']);
+    expect(await inspect.exited()).toBe(1);
+    expect(inspect.output()).toMatch(/"http:\/\/localhost:8080" is not a ws:\/\/ or wss:\/\/ URL/);
+
+    const workerInspect = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'simulation:1', '--inspect', 'nowhere']);
+    expect(await workerInspect.exited()).toBe(1);
+    expect(workerInspect.output()).toMatch(/"nowhere" is not a URL; the Stately inspector is reached at a ws:\/\/ or wss:\/\/ URL/);
+  });
+
+  it("--inspect relays to Stately's inspector at its URL, or at ws://localhost:8080 when given alone", async () => {
+    const receiver = await inspectorReceiver();
+    const { url } = await hubProcess(['--inspect', receiver.url]);
+    await workerProcess(url, ['--connectors', 'simulation:1', '--machine', 'cli-machine', '--inspect', receiver.url]);
+    // The hub's record of the machine, and the worker's live connector actor, named by its id.
+    await receiver.until(() => receiver.messages.some((message) => message.type === '@xstate.actor' && message.sessionId === 'cli-machine'), 'the machine told by the hub');
+    await receiver.until(() => receiver.messages.some((message) => message.type === '@xstate.actor' && /^cli-machine-\d+:x:\d+$/.test(message.sessionId)), 'a connector told by the worker');
+
+    // Whether or not something listens on 8080 here, the hub says where it sends.
+    const { hub } = await hubProcess(['--inspect']);
+    await hub.waitFor(/Stately inspector at ws:\/\/localhost:8080\//);
   });
 
   it('logs readable lines on a terminal or with --log-format pretty, JSON lines when piped or with --log-format json', async () => {
@@ -102,10 +165,10 @@ describe('statehub hub and worker', () => {
     const [line] = await pretty.waitFor(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: statehub hub listening on http:\/\/127\.0\.0\.1:\d+ without tokens \(loopback only\).*$/m);
     expect(line).not.toMatch(/\u001b\[/); // no colours when the output is not a terminal
 
-    // A terminal gets the readable lines unasked (script(1) gives the hub one).
-    const terminal = spawnSync('script', ['-qec', `${process.execPath} ${CLI} hub --port 0 & sleep 2; kill $!`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
-    expect(terminal.stdout).toMatch(/INFO.*statehub hub listening on http/);
-    expect(terminal.stdout).not.toMatch(/"level":30/);
+    // A terminal gets the readable lines unasked (script(1) gives the hub one): read until it says it listens.
+    const terminal = await untilOutput(spawn('script', ['-qec', `${process.execPath} ${CLI} hub --port 0`, '/dev/null'], { detached: true }), /listening on http/);
+    expect(terminal).toMatch(/INFO.*statehub hub listening on http/);
+    expect(terminal).not.toMatch(/"level":30/);
 
     const bad = statehub(['hub', '--port', '0', '--log-format', 'xml']);
     expect(await bad.exited()).toBe(1);

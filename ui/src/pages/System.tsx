@@ -117,7 +117,7 @@ function ProbeRow(props: { probe: ProbeView; now: number }) {
         </Show>
       </td>
       <td>
-        <StateLabel state={props.probe.state} />
+        <StateLabel state={props.probe.state} actorId={props.probe.id} />
         <Show when={props.probe.stale}>
           <div class="muted">was {props.probe.record.state}</div>
         </Show>
