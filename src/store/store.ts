@@ -77,6 +77,12 @@ export interface StoreOptions {
   historyLimit?: number;
 }
 
+/** See `Store.logStats`. */
+export interface LogStats {
+  appended: number | undefined;
+  length: number;
+}
+
 export const STORE_DEFAULTS = {
   logLimit: 100_000,
   archiveRetentionMs: 24 * 60 * 60_000,
@@ -111,6 +117,12 @@ export interface Store {
   snapshot(kinds?: readonly Kind[]): Promise<Snapshot>;
   /** Every change after `offset`, or undefined when they are not all held any more (or the offset is not from this log). */
   changesSince(offset: string): Promise<LogEntry[] | undefined>;
+  /**
+   * The log's size: `appended`, changes appended since the log began (the position of its head;
+   * undefined where the store cannot tell, e.g. Redis before 7.0), and `length`, changes it holds
+   * now (what a `since` resume can be replayed from; the oldest are trimmed past the log limit).
+   */
+  logStats(): Promise<LogStats>;
   /** Orders two offsets of this log: negative when a is earlier. */
   compareOffsets(a: string, b: string): number;
   /** Calls `listener` with every committed change, in offset order, batch by batch. */
