@@ -18,6 +18,7 @@ import type { Abort, Assignment } from '../protocol/worker.js';
 import type { ActorHost } from './actor-host.js';
 import { jobContext } from './jobs.js';
 import { workerContext, type Registered } from './presence.js';
+import type { ReportError } from './report-error.js';
 
 /** The way to one connected worker. */
 export interface WorkerLink {
@@ -69,7 +70,7 @@ export class Dispatcher {
 
   constructor(
     private readonly host: ActorHost,
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {
     // A safety net for anything the log did not tell this hub (a store outage, a trimmed tail).
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -222,7 +223,7 @@ export class Dispatcher {
       return;
     }
     this.pumping = this.pump()
-      .catch(this.onError)
+      .catch((error: unknown) => this.onError(error, { what: 'dispatch failed' }))
       .finally(() => {
         this.pumping = undefined;
         if (this.again) {
@@ -252,7 +253,12 @@ export class Dispatcher {
       if (!ids) byWorker.set(connector.workerId, (ids = []));
       ids.push(connectorId);
     }
-    for (const [workerId, connectorIds] of byWorker) await this.fillWorker(type, workerId, connectorIds);
+    for (const [workerId, connectorIds] of byWorker) {
+      // One worker's failed claim (a job whose record cannot be read...) does not keep jobs from the others.
+      await this.fillWorker(type, workerId, connectorIds).catch((error: unknown) =>
+        this.onError(error, { what: `${type} jobs could not be given to worker ${workerId}`, workerId, type }),
+      );
+    }
   }
 
   /** Claims the best matching pending jobs for a worker's free connectors of one type. */
