@@ -17,15 +17,18 @@ import type { LiveSet, Transition } from './live-set.js';
 /** What a hook may listen to: every change, or the changes of one kind of actor. */
 export type HookEvent = 'transition' | Kind;
 
-/** A hook of `E`: a kind's hook gets that kind's records, typed (`record.snapshot.context` is a JobContext for 'job'). */
-export type Hook<E extends HookEvent> = (transition: Transition<E extends Kind ? RecordOf<E> : Transition['record']>) => void | Promise<unknown>;
+/**
+ * A hook of `E`: a kind's hook gets that kind's records, typed (`record.snapshot.context` is a
+ * JobContext for 'job'). What it returns is ignored, but for a promise's rejection, which is logged.
+ */
+export type Hook<E extends HookEvent> = (transition: Transition<E extends Kind ? RecordOf<E> : Transition['record']>) => unknown;
 
 /** Where a failed hook is told: the error, and which change it failed on. */
 export type HookFailure = (error: unknown, context: { hook: HookEvent; actorId: string; kind: Kind; offset: string }) => void;
 
 const EVENTS = new Set<string>(['transition', ...KINDS]);
 
-type AnyHook = (transition: Transition) => void | Promise<unknown>;
+type AnyHook = (transition: Transition) => unknown;
 
 export class Hooks {
   private readonly hooks = new Map<HookEvent, Set<AnyHook>>();
