@@ -5,7 +5,7 @@ import { readTokensFile } from './hub/auth.js';
 import { parseOrigin } from './hub/origins.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
-import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
+import { LOG_FORMATS, LOG_LEVELS, commandLogger, workerLog, type LogFormat, type LogLevel } from './log.js';
 import { submitJob } from './submit.js';
 import { connectorsFromSpec } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
@@ -50,6 +50,12 @@ const origins = (text: string, previous: string[]) => {
 const logFormatOption = () =>
   new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
 
+const logLevelOption = () =>
+  new Option('--log-level <level>', 'the least severe lines logged').choices(LOG_LEVELS).default('info').env('STATEHUB_LOG_LEVEL');
+
+/** The logger `--log-format` and `--log-level` ask for. */
+const loggerFor = (options: Record<string, unknown>) => commandLogger(options.logFormat as LogFormat | undefined, options.logLevel as LogLevel);
+
 const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
 
 program
@@ -73,8 +79,9 @@ program
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
   .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const hub = await startHub({ ...(await hubOptions(options)), logger: loggerFor(options) });
     onShutdown(() => hub.close());
   });
 
@@ -90,8 +97,9 @@ program
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const logger = commandLogger(options.logFormat as LogFormat | undefined);
+    const logger = loggerFor(options);
     const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
     const worker = createWorker({
       hub: options.hub,
@@ -100,7 +108,7 @@ program
       ...(options.token && { token: options.token }),
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
-      log: (message) => logger.info(message),
+      log: workerLog(logger),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
     await worker.ready();
@@ -112,8 +120,9 @@ program
   .addOption(portOption())
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const demo = await runDemo({ port: options.port, host: options.host, logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const demo = await runDemo({ port: options.port, host: options.host, logger: loggerFor(options) });
     onShutdown(() => demo.close());
   });
 
