@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
@@ -477,15 +478,4 @@ function compareStreamIds(a: string, b: string): number {
   const [, aMs = '0', aSeq = '0'] = STREAM_ID.exec(a) ?? [];
   const [, bMs = '0', bSeq = '0'] = STREAM_ID.exec(b) ?? [];
   return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
-}
-
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }

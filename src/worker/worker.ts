@@ -19,6 +19,7 @@ import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from 
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { redact } from '../redact.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
 /** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
@@ -76,6 +77,8 @@ interface Running {
 export function createWorker(options: WorkerOptions): Worker {
   const machineId = options.machineId ?? hostname();
   const id = options.id ?? `${machineId}-${process.pid}`;
+  /** The hub's URL as lines show it. */
+  const hubName = redact(options.hub).replace(/\/$/, '');
   const output = options.log ?? (() => {});
   const log = (level: WorkerLogLevel, message: string, about: Pick<WorkerLogFields, 'connectorId' | 'jobId'> = {}) => output(message, { level, workerId: id, ...about });
   const progressIntervalMs = options.progressIntervalMs ?? 250;
@@ -327,7 +330,7 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const actor of connectors.values()) actor.start();
     }
     lastRefusal = { message: '', at: 0 };
-    log('info', `worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${options.hub} (${connectors.size} ${connectors.size === 1 ? 'connector' : 'connectors'})`);
+    log('info', `worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${hubName} (${connectors.size} ${connectors.size === 1 ? 'connector' : 'connectors'})`);
     readyResolve();
   }
 
@@ -355,7 +358,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const message = error.data?.message ?? error.description?.message ?? error.message;
     const now = Date.now();
     if (message !== lastRefusal.message || now - lastRefusal.at >= 30_000) {
-      log(error.data ? 'error' : 'warn', `worker ${id} cannot connect to ${options.hub}: ${message}${error.data ? '' : ' (trying again)'}`);
+      log(error.data ? 'error' : 'warn', `worker ${id} cannot connect to ${hubName}: ${message}${error.data ? '' : ' (trying again)'}`);
       lastRefusal = { message, at: now };
     }
     // A refusal by the hub (bad token...) is final; a hub that is down is retried by the client.
