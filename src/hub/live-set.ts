@@ -126,9 +126,17 @@ export class LiveSet {
   private apply(entries: LogEntry[]): void {
     for (const { offset, record, event } of entries) {
       const previous = this.records.get(record.id);
-      if (previous) this.count(previous, -1);
-      if (record.removed) this.records.delete(record.id);
-      else this.add(record);
+      if (record.removed) {
+        this.records.delete(record.id);
+        if (previous) this.count(previous, -1);
+      } else {
+        this.records.set(record.id, record);
+        // An actor's kind and type never change: most changes (progress, heartbeats) stay in their group.
+        if (previous?.state !== record.state) {
+          if (previous) this.count(previous, -1);
+          this.count(record, 1);
+        }
+      }
       const transition: Transition = { offset, record, previous, event };
       for (const listener of this.listeners) listener.change(transition);
     }
