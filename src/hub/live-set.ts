@@ -47,6 +47,7 @@ export class LiveSet {
   private buffer: LogEntry[] | undefined;
   /** Reads one after another, so a later read never lands before an earlier one. */
   private reading: Promise<void> = Promise.resolve();
+  private readsInFlight = 0;
   private closed = false;
   private readonly unsubscribe: Array<() => void>;
 
@@ -91,8 +92,9 @@ export class LiveSet {
   }
 
   private read(): Promise<void> {
-    const read = this.reading.then(() => this.readOnce());
-    this.reading = read.catch(() => {});
+    // With none in flight, the read starts now: changes are buffered from this very moment.
+    const read = this.readsInFlight++ === 0 ? this.readOnce() : this.reading.then(() => this.readOnce());
+    this.reading = read.catch(() => {}).finally(() => this.readsInFlight--);
     return read;
   }
 
@@ -107,6 +109,7 @@ export class LiveSet {
     }
   }
 
+  /** Buffers changes from its call (synchronously), reads the snapshot, then applies what came after it. */
   private async readOnce(): Promise<void> {
     const buffer: LogEntry[] = [];
     this.buffer = buffer;
