@@ -36,6 +36,11 @@ export interface ConnectorContext {
   latencyMs: number | null;
   /** Why the connector is (or last was) in error. */
   error: ErrorInfo | null;
+  /**
+   * What its service offers, as its last health check found it (models installed, VRAM...):
+   * matched against job requirements with its worker's capabilities, over which it wins.
+   */
+  capabilities: Record<string, Json>;
   /** Consecutive failed starts, for the restart backoff. */
   failures: number;
   jobsDone: number;
@@ -46,6 +51,8 @@ export interface ConnectorContext {
 /** What `checkHealth` resolves with. */
 export interface HealthReport {
   latencyMs?: number | null;
+  /** What the service offers now; absent keeps what the last check found. */
+  capabilities?: Record<string, Json>;
 }
 
 /** The job a worker hands to `runJob`: only its id travels in the snapshot, the rest stays in the worker. */
@@ -55,9 +62,13 @@ export interface RunJobInput {
 
 /** Events `runJob` sends back while it works. */
 export type RunJobEvent =
-  | { type: 'PROGRESS'; progress: number }
+  | { type: 'PROGRESS'; progress: number; message?: string }
   | { type: 'JOB_DONE'; result: Json }
-  | { type: 'JOB_FAILED'; error: ErrorInfo; serviceFault: boolean };
+  /**
+   * `serviceFault`: the service itself is broken (the connector restarts). `permanent`: trying the
+   * job again cannot help (bad input, content refused, auth), so it skips its remaining attempts.
+   */
+  | { type: 'JOB_FAILED'; error: ErrorInfo; serviceFault: boolean; permanent?: boolean };
 
 export type ConnectorEvent =
   | { type: 'ASSIGN'; jobId: string }
@@ -95,11 +106,12 @@ export const connectorMachine = setup({
   },
   actions: {
     /** Effects, provided by the worker SDK: tell the hub how the current job went. */
-    reportProgress: (_, _params: { jobId: string | null; progress: number }) => {},
+    reportProgress: (_, _params: { jobId: string | null; progress: number; message?: string }) => {},
     reportDone: (_, _params: { jobId: string | null; result: Json }) => {},
-    reportFailed: (_, _params: { jobId: string | null; error: ErrorInfo }) => {},
+    reportFailed: (_, _params: { jobId: string | null; error: ErrorInfo; permanent: boolean }) => {},
     recordHealth: assign({
       latencyMs: ({ context }, params: HealthReport) => params.latencyMs ?? context.latencyMs,
+      capabilities: ({ context }, params: HealthReport) => params.capabilities ?? context.capabilities,
       failures: 0,
       error: null,
     }),
@@ -117,6 +129,7 @@ export const connectorMachine = setup({
     jobId: null,
     latencyMs: null,
     error: null,
+    capabilities: {},
     failures: 0,
     jobsDone: 0,
     healthIntervalMs: input.healthIntervalMs ?? null,
@@ -163,7 +176,10 @@ export const connectorMachine = setup({
       },
       on: {
         PROGRESS: {
-          actions: { type: 'reportProgress', params: ({ context, event }) => ({ jobId: context.jobId, progress: event.progress }) },
+          actions: {
+            type: 'reportProgress',
+            params: ({ context, event }) => ({ jobId: context.jobId, progress: event.progress, ...(event.message === undefined ? {} : { message: event.message }) }),
+          },
         },
         JOB_DONE: {
           target: 'idle',
@@ -179,14 +195,17 @@ export const connectorMachine = setup({
             guard: 'isServiceFault',
             target: 'error',
             actions: [
-              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error }) },
+              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error, permanent: event.permanent === true }) },
               { type: 'recordFault', params: ({ event }) => ({ error: event.error }) },
               'clearJob',
             ],
           },
           {
             target: 'idle',
-            actions: [{ type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error }) }, 'clearJob'],
+            actions: [
+              { type: 'reportFailed', params: ({ context, event }) => ({ jobId: context.jobId, error: event.error, permanent: event.permanent === true }) },
+              'clearJob',
+            ],
           },
         ],
         // Leaving `active` stops `runJob`, which aborts the work's AbortSignal.

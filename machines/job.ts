@@ -52,6 +52,8 @@ export interface JobContext {
   ackTimeoutMs: number;
   /** 0 to 100, reported by the connector running the current attempt. */
   progress: number;
+  /** What the connector said with its last progress report ("node 3 of 7: KSampler"), or null. */
+  progressMessage: string | null;
   /** The worker and connector holding the job now, or the last ones once it finished. */
   workerId: string | null;
   connectorId: string | null;
@@ -64,7 +66,7 @@ export interface JobContext {
 export type JobEvent =
   | { type: 'ASSIGN'; workerId: string; connectorId: string }
   | { type: 'START' }
-  | { type: 'PROGRESS'; progress: number }
+  | { type: 'PROGRESS'; progress: number; message?: string }
   | { type: 'COMPLETE'; result?: Json }
   /** `retryable: false`: trying again cannot help (e.g. a result over the size limit), so no attempt is left. */
   | { type: 'FAIL'; error: ErrorInfo; retryable?: boolean }
@@ -111,7 +113,7 @@ export const jobMachine = setup({
      */
     abortWork: (_, _params: { workerId: string | null; connectorId: string | null; reason: string }) => {},
     recordError: assign({ error: (_, params: { error: ErrorInfo }) => params.error }),
-    releaseLease: assign({ workerId: null, connectorId: null, progress: 0 }),
+    releaseLease: assign({ workerId: null, connectorId: null, progress: 0, progressMessage: null }),
   },
 }).createMachine({
   id: 'job',
@@ -126,6 +128,7 @@ export const jobMachine = setup({
     backoffMs: input.backoffMs ?? JOB_DEFAULTS.backoffMs,
     ackTimeoutMs: input.ackTimeoutMs ?? JOB_DEFAULTS.ackTimeoutMs,
     progress: 0,
+    progressMessage: null,
     workerId: null,
     connectorId: null,
     result: null,
@@ -143,6 +146,7 @@ export const jobMachine = setup({
             workerId: ({ event }) => event.workerId,
             connectorId: ({ event }) => event.connectorId,
             progress: 0,
+            progressMessage: null,
           }),
         },
         CANCEL: 'cancelled',
@@ -182,10 +186,12 @@ export const jobMachine = setup({
         },
       },
       on: {
-        PROGRESS: { actions: assign({ progress: ({ event }) => clampProgress(event.progress) }) },
+        PROGRESS: {
+          actions: assign({ progress: ({ event }) => clampProgress(event.progress), progressMessage: ({ event }) => event.message ?? null }),
+        },
         COMPLETE: {
           target: 'completed',
-          actions: assign({ result: ({ event }) => event.result ?? null, progress: 100, error: null }),
+          actions: assign({ result: ({ event }) => event.result ?? null, progress: 100, progressMessage: null, error: null }),
         },
         FAIL: [
           { guard: 'isPermanent', target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },

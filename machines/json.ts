@@ -11,13 +11,24 @@ export const NEVER = 2_147_483_647;
 /** A failure as actors record it: a message, nothing that cannot be serialized. */
 export interface ErrorInfo {
   message: string;
+  /** A short machine-readable reason, when the failure has one (`auth`, `bad_input`, `ECONNREFUSED`...). */
+  code?: string;
 }
+
+/** The longest `ErrorInfo.code` kept (characters). */
+export const MAX_ERROR_CODE = 100;
 
 /** The longest error message kept (characters): a service's whole HTML error page must not become every monitor's traffic. */
 export const MAX_ERROR_MESSAGE = 10_000;
 
 export function toErrorInfo(error: unknown): ErrorInfo {
-  return { message: boundMessage(messageOf(error)) };
+  const code = codeOf(error);
+  return code === undefined ? { message: boundMessage(messageOf(error)) } : { message: boundMessage(messageOf(error)), code };
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = error && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.length > 0 && code.length <= MAX_ERROR_CODE ? code : undefined;
 }
 
 function messageOf(error: unknown): string {

@@ -111,7 +111,7 @@ class WorkerSession {
       ok: await presence.connectorChanged(tx, this.registered(), this.session(), id, snapshot, event, version),
     }));
     this.inTx('job:started', jobStartedSchema, (started, tx) => report(tx, started, { type: 'START' }));
-    this.inTx('job:progress', jobProgressSchema, (progress, tx) => report(tx, progress, { type: 'PROGRESS', progress: progress.progress }));
+    this.inTx('job:progress', jobProgressSchema, (progress, tx) => report(tx, progress, { type: 'PROGRESS', progress: progress.progress, ...(progress.message === undefined ? {} : { message: progress.message }) }));
     this.inTx('job:completed', jobCompletedSchema, (completed, tx) => report(tx, completed, completion(completed.result ?? null, deps.limits.maxResultBytes)));
     this.inTx('job:failed', jobFailedSchema, ({ error, retryable, ...failed }, tx) => report(tx, failed, { type: 'FAIL', error, ...(retryable === undefined ? {} : { retryable }) }));
     this.inTx('job:rejected', jobRejectedSchema, (rejected, tx) => report(tx, rejected, { type: 'LEASE_LOST', reason: rejected.reason }));

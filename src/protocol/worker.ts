@@ -1,8 +1,9 @@
 /** The worker protocol over Socket.IO namespace `/worker`: what a worker may send, and what the hub sends it. */
 import { z } from 'zod';
-import { MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
+import { MAX_ERROR_CODE, MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
 import { idSchema } from './ids.js';
 import { jobTypeSchema } from './jobs.js';
+import { machineDefinitionSchema } from './definition-schema.js';
 import type { PersistedSnapshot } from './record.js';
 
 // Socket.IO delivers JSON-decoded values; results are JSON by construction.
@@ -37,6 +38,8 @@ export const registerSchema = z.strictObject({
   resume: z.strictObject({ sessionId: z.string().min(1).max(200), jobs: z.array(heldJobSchema).max(10_000) }).optional(),
   /** The worker was draining: it stays so in the session this registration opens or resumes. */
   draining: z.boolean().optional(),
+  /** The connector machine this worker runs, when it may not be the hub's (another build): served by `GET /api/machines/connector?version=`. */
+  connectorMachine: machineDefinitionSchema.optional(),
 });
 export type Register = z.output<typeof registerSchema>;
 
@@ -56,11 +59,13 @@ export const connectorUpdateSchema = z.strictObject({
  */
 const jobReport = { jobId: idSchema, attempt: z.number().int().min(1).max(1_000_000) };
 export const jobStartedSchema = z.strictObject(jobReport);
-export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite() });
+/** The longest progress message a connector may send with a report (characters). */
+export const MAX_PROGRESS_MESSAGE = 200;
+export const jobProgressSchema = z.strictObject({ ...jobReport, progress: z.number().finite(), message: z.string().max(MAX_PROGRESS_MESSAGE).optional() });
 export const jobCompletedSchema = z.strictObject({ ...jobReport, result: json.optional() });
 export const jobFailedSchema = z.strictObject({
   ...jobReport,
-  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE) }),
+  error: z.strictObject({ message: z.string().max(MAX_ERROR_MESSAGE), code: z.string().min(1).max(MAX_ERROR_CODE).optional() }),
   /** False when trying again cannot help (e.g. a result over the size limit): the job fails for good. */
   retryable: z.boolean().optional(),
 });

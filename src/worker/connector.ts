@@ -21,8 +21,12 @@ export interface JobRun {
 export interface RunContext {
   /** Fires when the job is cancelled, times out or its lease is lost: stop the work. */
   signal: AbortSignal;
-  /** Reports progress, 0 to 100. Cheap to call often: the worker coalesces reports. */
-  progress(percent: number): void;
+  /**
+   * Reports progress, 0 to 100, and optionally what is happening now in a few words (up to 200
+   * characters; longer is cut), shown beside the bar. Cheap to call often: the worker coalesces
+   * reports.
+   */
+  progress(percent: number, message?: string): void;
 }
 
 export interface ConnectorImplementation {
@@ -48,12 +52,31 @@ export class ServiceError extends Error {
   }
 }
 
+/**
+ * Trying the job again cannot help: bad input, content the service refused, credentials it
+ * rejected. The job fails at once, its remaining attempts skipped, with `code` and the message
+ * kept in its `error`. `serviceFault: true` also sends the connector to `error` (e.g. an auth
+ * failure: every job would fail the same way until someone fixes the key).
+ */
+export class PermanentError extends Error {
+  readonly code: string | undefined;
+  readonly serviceFault: boolean;
+
+  constructor(message: string, options?: { code?: string; serviceFault?: boolean; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PermanentError';
+    this.code = options?.code;
+    this.serviceFault = options?.serviceFault ?? false;
+  }
+}
+
 /** What the connector actor tells its worker about the job it runs. */
 export interface ConnectorReports {
   job(jobId: string): JobRun | undefined;
-  progress(jobId: string, progress: number): void;
+  progress(jobId: string, progress: number, message?: string): void;
   done(jobId: string, result: Json): void;
-  failed(jobId: string, error: ErrorInfo): void;
+  /** `permanent`: the job must not be tried again. */
+  failed(jobId: string, error: ErrorInfo, permanent: boolean): void;
 }
 
 /** The connector machine with this implementation's actors and the worker's reports provided. */
@@ -68,7 +91,7 @@ export function connectorLogic(implementation: ConnectorImplementation, reports:
           ? Promise.resolve().then(() =>
               implementation.run(job, {
                 signal: controller.signal,
-                progress: (percent) => sendBack({ type: 'PROGRESS', progress: percent }),
+                progress: (percent, message) => sendBack({ type: 'PROGRESS', progress: percent, ...(message === undefined ? {} : { message: String(message) }) }),
               }),
             )
           : Promise.reject(new Error(`job ${input.jobId} is unknown to this worker`));
@@ -80,7 +103,13 @@ export function connectorLogic(implementation: ConnectorImplementation, reports:
           },
           (error: unknown) => {
             settled = true;
-            sendBack({ type: 'JOB_FAILED', error: toErrorInfo(error), serviceFault: error instanceof ServiceError });
+            const permanent = error instanceof PermanentError;
+            sendBack({
+              type: 'JOB_FAILED',
+              error: toErrorInfo(error),
+              serviceFault: error instanceof ServiceError || (permanent && error.serviceFault),
+              permanent,
+            });
           },
         );
         // Stopped before the work ended (cancel, timeout, lease lost): its signal fires.
@@ -90,9 +119,9 @@ export function connectorLogic(implementation: ConnectorImplementation, reports:
       }),
     },
     actions: {
-      reportProgress: (_, { jobId, progress }) => jobId && reports.progress(jobId, progress),
+      reportProgress: (_, { jobId, progress, message }) => jobId && reports.progress(jobId, progress, message),
       reportDone: (_, { jobId, result }) => jobId && reports.done(jobId, result),
-      reportFailed: (_, { jobId, error }) => jobId && reports.failed(jobId, error),
+      reportFailed: (_, { jobId, error, permanent }) => jobId && reports.failed(jobId, error, permanent),
     },
   });
 }

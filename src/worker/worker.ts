@@ -15,15 +15,17 @@ import { connectorMachine } from '../../machines/connector.js';
 import { recordedEvent } from '../protocol/change-event.js';
 import { describeMachine } from '../protocol/definition.js';
 import type { PersistedSnapshot } from '../protocol/record.js';
-import type { Abort, Assignment, HeartbeatAck, RegisterAck, WorkerLimits } from '../protocol/worker.js';
+import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, type RegisterAck, type WorkerLimits } from '../protocol/worker.js';
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
 import { redact } from '../redact.js';
+import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
-/** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
-const CONNECTOR_VERSION = describeMachine(connectorMachine).version;
+/** The connector machine as this worker runs it (implementations are provided, the definition is not changed): its version goes with every snapshot. */
+const CONNECTOR_MACHINE = describeMachine(connectorMachine);
+const CONNECTOR_VERSION = CONNECTOR_MACHINE.version;
 
 export interface WorkerOptions {
   /** The hub's URL, e.g. http://127.0.0.1:3000. */
@@ -44,6 +46,12 @@ export interface WorkerOptions {
    * about (`statehub worker` hands them to its pino logger). Default: nothing.
    */
   log?: (message: string, fields: WorkerLogFields) => void;
+  /**
+   * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
+   * inspector there, as XState actors do, with session ids scoped by this worker's id. An
+   * inspector that is away or slow never holds the worker up. Default: off.
+   */
+  inspect?: string;
 }
 
 export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -87,6 +95,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
   const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
+  // Each connection starts blank: it is told every connector as it is now.
+  const inspector =
+    options.inspect === undefined
+      ? undefined
+      : createStatelyInspector({ url: options.inspect, log: { info: (message) => log('info', message), warn: (message) => log('warn', message) }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
   /** The event that made each connector's current snapshot: recorded with it by the hub. */
@@ -166,8 +179,8 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent }: { attempt: number; percent: number }) =>
-    send('job:progress', { jobId, attempt, progress: percent }),
+  const progress = coalesce(progressIntervalMs, (jobId: string, { attempt, percent, message }: { attempt: number; percent: number; message?: string }) =>
+    send('job:progress', { jobId, attempt, progress: percent, ...(message === undefined ? {} : { message }) }),
   );
 
   /** The job ended here: its outcome is kept until the hub takes it. */
@@ -182,15 +195,15 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const reports = {
     job: (jobId: string) => running.get(jobId)?.job,
-    progress: (jobId: string, percent: number) => {
+    progress: (jobId: string, percent: number, message?: string) => {
       const held = running.get(jobId);
-      if (held) progress.push(jobId, { attempt: held.job.attempt, percent });
+      if (held) progress.push(jobId, { attempt: held.job.attempt, percent, ...(message === undefined ? {} : { message: boundProgressMessage(message) }) });
     },
     done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo) => {
+    failed: (jobId: string, error: ErrorInfo, permanent: boolean) => {
       const held = running.get(jobId);
-      if (held) log('warn', `job ${jobId} failed its attempt ${held.job.attempt}: ${error.message}`, { jobId, connectorId: held.connectorId });
-      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error }));
+      if (held) log('warn', `job ${jobId} failed its attempt ${held.job.attempt}${permanent ? ' for good' : ''}${reason(error)}`, { jobId, connectorId: held.connectorId });
+      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) }));
     },
   };
 
@@ -210,6 +223,8 @@ export function createWorker(options: WorkerOptions): Worker {
       },
       // Snapshots are reported from here, where XState says which event made each one.
       inspect: (inspection) => {
+        // Every actor of the connector's system (it and what it invokes) passes here.
+        inspector?.inspect.next?.(inspection);
         if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
         causes.set(connectorId, inspection.event);
         noteError(connectorId, actor.getSnapshot());
@@ -230,7 +245,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     if (inError.has(connectorId)) return;
     inError.add(connectorId);
-    log('warn', `connector ${connectorId} is in error: ${snapshot.context.error?.message ?? 'no reason given'}`, { connectorId });
+    log('warn', `connector ${connectorId} is in error${reason(snapshot.context.error)}`, { connectorId });
   }
 
   function reportConnector(connectorId: string): void {
@@ -288,6 +303,7 @@ export function createWorker(options: WorkerOptions): Worker {
       })),
       ...(session === undefined ? {} : { resume: { sessionId: session, jobs: held } }),
       ...(draining ? { draining } : {}),
+      connectorMachine: CONNECTOR_MACHINE,
     };
     socket.emit('register', registration, (answer: RegisterAck | { error: ErrorInfo & { code: string } }) => {
       if ('error' in answer && answer.error.code === 'unavailable') {
@@ -396,6 +412,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
+  inspector?.connect();
 
   return {
     id,
@@ -423,6 +440,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
+      inspector?.close();
     },
   };
 }
@@ -440,6 +458,15 @@ function resultOutcome(job: JobRun, result: Json, maxResultBytes: number): Repor
   const bytes = Buffer.byteLength(text ?? 'null');
   if (bytes > maxResultBytes) return failure(`${tooLarge('the result', bytes, maxResultBytes)} (the hub's --max-result-bytes)`);
   return { event: 'job:completed', payload: { jobId: job.id, attempt: job.attempt, result: result ?? null }, bytes: bytes + 128 };
+}
+
+/** A progress message as the hub takes it: at most MAX_PROGRESS_MESSAGE characters. */
+function boundProgressMessage(message: string): string {
+  if (message.length <= MAX_PROGRESS_MESSAGE) return message;
+  let end = MAX_PROGRESS_MESSAGE - 1;
+  // Never cut a surrogate pair in two: the hub refuses lone surrogates.
+  if (/[\uD800-\uDBFF]/.test(message.charAt(end - 1))) end -= 1;
+  return `${message.slice(0, end)}…`;
 }
 
 function jobReport(event: Report['event'], payload: Report['payload']): Report {
@@ -507,6 +534,15 @@ const DEFAULT_LIMITS: WorkerLimits = { maxMessageBytes: 2 * 1024 * 1024, maxResu
 /** Room for the packet around the reports, and per report for its event name and brackets. */
 const MESSAGE_OVERHEAD = 1_024;
 const ITEM_OVERHEAD = 64;
+
+/**
+ * A connector's failure as the log says it: its code, not its message, which may quote what a
+ * service answered (and so what the job carried). The message is in the job's or connector's
+ * record, for whoever may read it.
+ */
+function reason(error: ErrorInfo | null): string {
+  return `${error?.code ? ` (${error.code})` : ''}: its record says why`;
+}
 
 function describe(answer: Answer): string {
   return answer.error?.message ?? answer.reason ?? 'the job is no longer this worker’s';

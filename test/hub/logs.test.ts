@@ -148,7 +148,7 @@ describe('the hub log', () => {
 
 describe('errors in the log', () => {
   for (const format of ['json', 'pretty'] as LogFormat[]) {
-    it(`${format}: a failed step is one line naming its actor; a failed attempt on a worker is one line naming the job and connector`, async () => {
+    it(`${format}: a failed step is one line naming its actor; a failed attempt on a worker is one line naming the job and connector, not what it said`, async () => {
       let text = '';
       const destination = new Writable({
         write(chunk, _encoding, done) {
@@ -166,7 +166,7 @@ describe('errors in the log', () => {
       onTestFinished(() => worker.stop());
       await worker.ready();
       const marker = `MARKER-${randomUUID()}`;
-      const submitted = await api(hub, 'POST', '/api/jobs', { type: 'simulation', backoffMs: 10, payload: { durationMs: 1, steps: 0, failTimes: 1, note: marker } });
+      const submitted = await api(hub, 'POST', '/api/jobs', { type: 'simulation', backoffMs: 10, payload: { durationMs: 1, steps: 0, failTimes: 1, failWith: `out of memory near ${marker}` } });
       // Its retry's backoff timer fails once (logged), and fires again on the next tick.
       const deadline = Date.now() + 10_000;
       while ((await api(hub, 'GET', `/api/jobs/${submitted.body.id}`)).body.state !== 'completed') {
@@ -182,13 +182,15 @@ describe('errors in the log', () => {
       expect(attempt).toHaveLength(1);
       if (format === 'json') {
         expect(JSON.parse(timer[0]!)).toMatchObject({ level: 50, msg: 'timer xstate.after.retryBackoff.job.retrying failed', actorId: id, err: { type: 'Error', stack: expect.any(String) } });
-        expect(JSON.parse(attempt[0]!)).toMatchObject({ level: 40, msg: `job ${id} failed its attempt 1: simulated failure`, jobId: id, workerId: worker.id, connectorId: `${worker.id}/simulation-1` });
+        expect(JSON.parse(attempt[0]!)).toMatchObject({ level: 40, msg: `job ${id} failed its attempt 1: its record says why`, jobId: id, workerId: worker.id, connectorId: `${worker.id}/simulation-1` });
       } else {
         expect(timer[0]).toMatch(new RegExp(`ERROR: timer xstate\\.after\\.retryBackoff\\.job\\.retrying failed: Error: ERR simulated failure of a timer step \\(at .+\\) \\{"actorId":"${id}"\\}$`));
-        expect(attempt[0]).toMatch(new RegExp(`WARN: job ${id} failed its attempt 1: simulated failure \\{"workerId":"${worker.id}","jobId":"${id}","connectorId":"${worker.id}/simulation-1"\\}$`));
+        expect(attempt[0]).toMatch(new RegExp(`WARN: job ${id} failed its attempt 1: its record says why \\{"workerId":"${worker.id}","jobId":"${id}","connectorId":"${worker.id}/simulation-1"\\}$`));
         // No line goes on over several (a stack, an object printed over lines).
         for (const line of lines) expect(line).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] [A-Z]+: /);
       }
+      // The connector's message (which may quote what a service answered) is in the job's record, not the log.
+      expect((await api(hub, 'GET', `/api/jobs/${id}/history`)).body.entries.some((entry: { record: { snapshot: { context: { error: { message: string } | null } } } }) => entry.record.snapshot.context.error?.message.includes(marker))).toBe(true);
       expect(text).not.toContain(marker);
     });
   }

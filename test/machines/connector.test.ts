@@ -179,15 +179,23 @@ const scenarios: Scenario[] = [
     run: (start) => {
       const connector = idle(start).send(ASSIGN, jobFailed(false));
       connector.expect('starting > idle > active > idle');
-      expect(connector.effects()).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'bad prompt' } } }]);
+      expect(connector.effects()).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'bad prompt' }, permanent: false } }]);
       expect(connector.context).toMatchObject({ jobId: null, jobsDone: 0, failures: 0, error: null });
+    },
+  },
+  {
+    name: 'starting > idle > active > idle: a permanent failure is reported as one (the job skips its other attempts)',
+    run: (start) => {
+      const connector = idle(start).send(ASSIGN, { ...jobFailed(false, 'content refused'), permanent: true });
+      connector.expect('starting > idle > active > idle');
+      expect(connector.effects()).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'content refused' }, permanent: true } }]);
     },
   },
   {
     name: 'starting > idle > active > error > starting > idle: a service fault fails the job and restarts the connector',
     run: (start) => {
       const connector = idle(start).send(ASSIGN, jobFailed(true));
-      expect(connector.effects()).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'service unavailable' } } }]);
+      expect(connector.effects()).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'service unavailable' }, permanent: false } }]);
       expect(connector.context).toMatchObject({ jobId: null, failures: 1, error: { message: 'service unavailable' } });
       expect(connector.pending()).toEqual({ restartDelay: 1_000 });
       connector.fire('restartDelay').send(healthy(STARTING_INVOKE));
@@ -413,7 +421,7 @@ describe('connector machine: interpreted, with checkHealth and runJob provided',
     run('job-1').sendBack(jobFailed(true));
     await until((snapshot) => snapshot.matches('idle'));
     recording.expect('starting > idle > active > error > starting > idle');
-    expect(reports).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'service unavailable' } } }]);
+    expect(reports).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'service unavailable' }, permanent: false } }]);
   });
 
   it('starting > idle > active > idle: a failed job that is not a service fault leaves the connector up', async () => {
@@ -423,7 +431,7 @@ describe('connector machine: interpreted, with checkHealth and runJob provided',
     run('job-1').sendBack(jobFailed(false));
     await until((snapshot) => snapshot.matches('idle'));
     recording.expect('starting > idle > active > idle');
-    expect(reports).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'bad prompt' } } }]);
+    expect(reports).toEqual([{ type: 'reportFailed', params: { jobId: 'job-1', error: { message: 'bad prompt' }, permanent: false } }]);
     expect(actor.getSnapshot().context).toMatchObject({ failures: 0, jobsDone: 0 });
   });
 

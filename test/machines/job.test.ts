@@ -187,6 +187,20 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'a progress message stays with the progress it came with, until the next report, a retry or the end',
+    run: (start) => {
+      const job = start().send(ASSIGN, START);
+      job.send({ type: 'PROGRESS', progress: 30, message: 'node 3 of 10' });
+      expect(job.context).toMatchObject({ progress: 30, progressMessage: 'node 3 of 10' });
+      job.send({ type: 'PROGRESS', progress: 40 });
+      expect(job.context).toMatchObject({ progress: 40, progressMessage: null });
+      job.send({ type: 'PROGRESS', progress: 50, message: 'decoding' }, FAIL);
+      expect(job.context).toMatchObject({ progress: 0, progressMessage: null });
+      job.fire('retryBackoff').send(ASSIGN, START, { type: 'PROGRESS', progress: 90, message: 'saving' }, { type: 'COMPLETE' });
+      expect(job.context).toMatchObject({ progress: 100, progressMessage: null });
+    },
+  },
+  {
     name: 'pending > assigned > running > retrying > pending > assigned > running > completed: a failed attempt is retried after its backoff',
     run: (start) => {
       const job = start().send(ASSIGN, START, FAIL);

@@ -67,6 +67,7 @@ export function jobRecord(fields: JobFields): ActorRecord {
     backoffMs: 1_000,
     ackTimeoutMs: 10_000,
     progress: 0,
+    progressMessage: null,
     workerId: fields.workerId ?? null,
     connectorId: null,
     result: null,

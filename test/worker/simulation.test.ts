@@ -54,8 +54,8 @@ describe('the simulation connector on its own', () => {
   });
 
   it('applies its defaults to a missing payload', () => {
-    expect(simulationPayloadSchema.parse(undefined)).toEqual({ durationMs: 1_000, steps: 10, failTimes: 0, failWith: 'simulated failure' });
-    expect(simulationPayloadSchema.parse({ steps: 3 })).toEqual({ durationMs: 1_000, steps: 3, failTimes: 0, failWith: 'simulated failure' });
+    expect(simulationPayloadSchema.parse(undefined)).toEqual({ durationMs: 1_000, steps: 10, failTimes: 0, failWith: 'simulated failure', permanent: false });
+    expect(simulationPayloadSchema.parse({ steps: 3 })).toEqual({ durationMs: 1_000, steps: 3, failTimes: 0, failWith: 'simulated failure', permanent: false });
   });
 
   it('answers its health check with a latency', async () => {
@@ -98,14 +98,16 @@ describe('simulation jobs through a hub', () => {
     expect(context(done)).toMatchObject({ attempts: 3, error: null, result: { attempt: 3, steps: 1, durationMs: expect.any(Number) } });
   });
 
-  it('fails a job whose payload is invalid with a clear message', async () => {
+  it('fails a job whose payload is invalid at once, with a clear message and code bad_input: trying again cannot help', async () => {
     const hub = await testHub();
     const recording = await testRecording(hub);
     await testWorker(hub);
-    const job = await submit(hub, { type: 'simulation', maxAttempts: 1, payload: { steps: -1 } });
+    const job = await submit(hub, { type: 'simulation', maxAttempts: 3, payload: { steps: -1 } });
 
     const failed = await recording.waitFor(job.id, 'failed');
     recording.expect(job.id, 'pending > assigned > running > failed');
+    expect(context(failed).attempts).toBe(1);
+    expect(context(failed).error.code).toBe('bad_input');
     expect(context(failed).error.message).toMatch(/^invalid simulation payload/);
     expect(context(failed).error.message).toContain('steps');
   });
