@@ -136,7 +136,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const stopAvailability = store.onAvailability((available, reason) =>
     available ? log.info(`the ${store.kind} store answers again`) : log.warn(`the ${store.kind} store does not answer: ${reason}; writes answer 503 until it does`),
   );
-  const live = await LiveSet.open(store, onError).catch(async (error: unknown) => {
+  const live = await LiveSet.open(store, (error) => onError(error, { what: 'the live set could not be read again after a gap in the log' })).catch(async (error: unknown) => {
     stopAvailability();
     if (ownStore) await givenStore.close();
     throw error;
