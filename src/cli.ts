@@ -103,7 +103,7 @@ program
   .command('worker')
   .description('run a worker process embedding connector actors')
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http')
+  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, comfyui, a1111')
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
@@ -115,7 +115,9 @@ program
   .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
   .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
   .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
-  .option('--connector-config <file>', 'JSON settings by connector type, e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
+  .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
+  .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
+  .option('--connector-config <file>', 'JSON settings by connector type (http, comfyui, a1111), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .addOption(logLevelOption())
@@ -129,6 +131,8 @@ program
       httpCancelUrl: options.httpCancelUrl,
       httpCallbackUrl: options.httpCallbackUrl,
       httpCallbackPort: options.httpCallbackPort,
+      comfyuiUrl: options.comfyuiUrl,
+      a1111Url: options.a1111Url,
       ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
     });
     const worker = createWorker({

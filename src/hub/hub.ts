@@ -19,6 +19,7 @@ import { Jobs } from './jobs.js';
 import { LiveSet } from './live-set.js';
 import { Metrics } from './metrics.js';
 import { OriginPolicy } from './origins.js';
+import { RecentTransitions } from './recent-transitions.js';
 import { attachMonitorGateway } from './monitor-gateway.js';
 import { toConnectError } from './socket-errors.js';
 import { HubError } from '../protocol/errors.js';
@@ -149,6 +150,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const feed = new Feed(store);
   const metrics = new Metrics(registry, store, live);
   const hooks = new Hooks(live, (error, context) => onError(error, { ...context, what: `a ${context.hook} hook failed` }));
+  const recent = new RecentTransitions(store, { onError });
   const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
   const timers = new TimerLoop(host, 250, onError);
   const unsubscribe = store.subscribe((entries) => {
@@ -164,6 +166,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     feed,
     auth,
     metrics,
+    recent,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     uiDir: options.uiDir ?? DEFAULT_UI_DIR,
     origins,
@@ -243,6 +246,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       unsubscribe();
+      recent.close();
       stopAvailability();
       live.close();
       feed.close();

@@ -15,6 +15,7 @@ const TIMED = new Set<PropertyKey>([
   'snapshot',
   'logStats',
   'changesSince',
+  'changesStampedFrom',
   'pendingJobs',
   'leasesOf',
   'dueTimers',

@@ -1,9 +1,11 @@
 /**
  * The inspector in real Chromium against a real hub and real workers: the actor view follows a
  * job to `completed` and travels back to one of its changes; the fleet chart's counts equal the
- * snapshot at the offset it drew them at, while jobs run; every badge and state opens the actor.
+ * snapshot at the offset it drew them at, while jobs run, and its arrows (the last minute, from
+ * the log) are the same on a page opened 20 s after the jobs ran; every badge and state opens the actor.
  * Screenshots go to test-artifacts/inspector-*.png.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConnectorImplementation, RunContext } from 'statehub/worker';
@@ -58,6 +60,9 @@ async function timelineSeqs(page: Page): Promise<number[]> {
   return page.$$eval('table.timeline tbody tr', (rows) => rows.map((row) => Number((row as HTMLElement).dataset.seq)));
 }
 
+/** Browser tests share two cores with the rest of the suite: a step may wait long on a busy machine. */
+const PATIENCE = { timeoutMs: 30_000 };
+
 describe('the actor view', () => {
   it('follows a running job to completed, then travels back to its change at 30 % (chart, event, context, diff, address) and returns to live', async () => {
     const hub = await testHub({ retention: { keepFinishedMs: 120_000 } });
@@ -66,7 +71,7 @@ describe('the actor view', () => {
     await testWorker(hub, { id: 'w1', connectors: [cranked.implementation] });
     const job = await submit(hub, { type: 'cranked' });
     const run = await cranked.started;
-    await recording.waitFor(job.id, 'running');
+    await recording.waitFor(job.id, 'running', PATIENCE);
 
     const open = await openPage(browser(), 'about:blank');
     const historyReads: string[] = [];
@@ -80,10 +85,10 @@ describe('the actor view', () => {
 
     for (const percent of [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]) {
       run.progress(percent);
-      await recording.waitFor(job.id, (record) => record.snapshot.context.progress === percent);
+      await recording.waitFor(job.id, (record) => record.snapshot.context.progress === percent, PATIENCE);
     }
     cranked.finish();
-    await recording.waitFor(job.id, 'completed');
+    await recording.waitFor(job.id, 'completed', PATIENCE);
     await open.page.waitForSelector(stateNode('job.completed', true));
     await open.page.waitForSelector(stateNode('job.running', false));
     // The step that got it there is drawn heavier: COMPLETE, from running.
@@ -136,7 +141,7 @@ describe('the actor view', () => {
     await open.page.waitForSelector(stateNode('job.completed', true));
     expect(new URL(open.page.url()).hash).toBe(`#/actors/${job.id}`);
     expect([...open.errors, ...shared.errors]).toEqual([]);
-  });
+  }, 90_000);
 
   it('opens from a connector badge, a job’s state and the id box; lights nested states; draws another build’s connector from its own definition, and says so when the hub lacks it', async () => {
     // Slow heartbeat windows: the hand-spoken worker below sends none, and must stay as it registered.
@@ -144,7 +149,7 @@ describe('the actor view', () => {
     const recording = await testRecording(hub);
     await testWorker(hub, { id: 'w1', machineId: 'm1' });
     const job = await submit(hub, { type: 'simulation', payload: { durationMs: 10 } });
-    await recording.waitFor(job.id, 'completed');
+    await recording.waitFor(job.id, 'completed', PATIENCE);
 
     const open = await openPage(browser(), hub.url);
     await live(open);
@@ -183,7 +188,7 @@ describe('the actor view', () => {
       connectors: [{ id: 'new/c1', type: 'new', snapshot: await idleSnapshot('new/c1', 'new'), version: theirs.version }],
       connectorMachine: theirs,
     });
-    await recording.waitFor('new/c1', 'idle');
+    await recording.waitFor('new/c1', 'idle', PATIENCE);
     await open.page.fill('input[aria-label="open an actor by id"]', 'new/c1');
     await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
     await open.page.waitForSelector('.actor-view[data-actor="new/c1"] .chart-svg [data-state-id="connector.idle.warming"]');
@@ -199,7 +204,7 @@ describe('the actor view', () => {
     const raw = await RawWorker.connect(hub.url);
     onTestFinished(() => raw.close());
     await raw.register({ workerId: 'old', machineId: 'm3', connectors: [{ id: 'old/c1', type: 'old', snapshot: await idleSnapshot('old/c1', 'old'), version: 'feedfacefeedface' }] });
-    await recording.waitFor('old/c1', 'idle');
+    await recording.waitFor('old/c1', 'idle', PATIENCE);
     await open.page.fill('input[aria-label="open an actor by id"]', 'old/c1');
     await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
     await open.page.waitForSelector('.actor-view[data-actor="old/c1"] .chart-missing');
@@ -210,7 +215,7 @@ describe('the actor view', () => {
     expect(await open.page.$$('.chart-svg')).toHaveLength(0);
     await screenshot(open.page, 'inspector-actor-unknown-version');
     expect(open.errors.filter((error) => !error.includes('404'))).toEqual([]);
-  });
+  }, 90_000);
 });
 
 describe('the fleet chart', () => {
@@ -309,5 +314,56 @@ describe('the fleet chart', () => {
     expect(await open.page.$$eval('.member-list li', (items) => items.map((item) => (item as HTMLElement).dataset.id).sort())).toEqual(jobs.map((job) => job.id).sort());
     await screenshot(open.page, 'inspector-fleet-jobs-done');
     expect(open.errors).toEqual([]);
+  }, 90_000);
+
+  it('draws the same arrows on a page opened before the jobs ran and on one opened 20 s later: the last minute comes from the log', async () => {
+    const hub = await testHub({ retention: { keepFinishedMs: 120_000 } });
+    const recording = await testRecording(hub);
+    await testWorker(hub, { id: 'w1', machineId: 'm1', simulations: 2 });
+    const openedAt = Date.now();
+    const early = await openPage(browser(), `${hub.url}/#/machines/job`);
+    await live(early);
+    await early.page.waitForSelector('.chart-svg[data-offset]');
+
+    const jobs = [
+      ...(await Promise.all([0, 1, 2, 3].map(() => submit(hub, { type: 'simulation', payload: { durationMs: 300, steps: 3 } })))),
+      await submit(hub, { type: 'simulation', backoffMs: 50, payload: { durationMs: 100, steps: 1, failTimes: 1 } }),
+      await submit(hub, { type: 'simulation', maxAttempts: 1, payload: { durationMs: 50, failTimes: 1, failWith: 'no luck' } }),
+      await submit(hub, { type: 'nobody-serves-this' }),
+    ];
+    await api(hub, 'POST', `/api/jobs/${jobs[6].id}/cancel`);
+    for (const job of jobs) await recording.waitFor(job.id, (record) => ['completed', 'failed', 'cancelled'].includes(record.state), PATIENCE);
+
+    await sleep(Math.max(0, openedAt + 20_000 - Date.now()));
+    const late = await openPage(browser(), `${hub.url}/#/machines/job`);
+    await live(late);
+    await late.page.waitForSelector('.chart-svg[data-offset]');
+
+    /** Each arrow's count and each transition's line, as drawn. */
+    const arrows = (open: OpenPage) =>
+      open.page.$eval('.chart-svg', (svg) => ({
+        edges: Object.fromEntries([...svg.querySelectorAll('[data-edge]')].map((edge) => [(edge as SVGElement).dataset.edge, Number((edge as SVGElement).dataset.taken)])),
+        lines: Object.fromEntries([...svg.querySelectorAll('text.line[data-transition]')].map((line) => [(line as SVGElement).dataset.transition, line.textContent])),
+      }));
+    // Read together until they agree (each page redraws as the hub's second turns), then asserted.
+    const deadline = Date.now() + PATIENCE.timeoutMs;
+    let both = await Promise.all([arrows(early), arrows(late)]);
+    while (JSON.stringify(both[0]) !== JSON.stringify(both[1]) && Date.now() < deadline) {
+      await sleep(250);
+      both = await Promise.all([arrows(early), arrows(late)]);
+    }
+    const [before, after] = both;
+    expect(after).toEqual(before);
+    // What the jobs did, on both: six of the seven ran (one twice), five completed, one failed, one was cancelled while pending.
+    expect(after.edges).toMatchObject({
+      'job.pending->job.assigned': 7,
+      'job.assigned->job.running': 7,
+      'job.running->job.completed': 5,
+      'job.running->job.attemptFailed': 2,
+      'job.pending->job.cancelled': 1,
+    });
+    await screenshot(early.page, 'inspector-fleet-early');
+    await screenshot(late.page, 'inspector-fleet-late');
+    expect([...early.errors, ...late.errors]).toEqual([]);
   }, 90_000);
 });
