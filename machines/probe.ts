@@ -65,7 +65,7 @@ export interface ProbeContext extends ProbeSettings {
   id: string;
   /** ISO-8601: when the last recorded check started; null before the first. */
   checkedAt: string | null;
-  /** Its latency in ms (to 0.1 ms; for a failed check, how long it took to fail). */
+  /** Its round trip in ms (to 0.1 ms); null when it failed (it did not answer, or answered wrong: `message` says). */
   latencyMs: number | null;
   /** Its latency bucket (index into LATENCY_EDGES_MS buckets); null when it failed. */
   latencyBucket: number | null;
@@ -85,7 +85,7 @@ export interface ProbeContext extends ProbeSettings {
 export type ProbeEvent =
   /** Time for a check (the durable timer). */
   | { type: 'CHECK' }
-  /** A check's outcome: `at` is the epoch ms (store clock) it started, `latencyMs` how long it took. */
+  /** A check's outcome: `at` is the epoch ms (store clock) it started, `latencyMs` how long it took (to answer, or to fail). */
   | { type: 'CHECKED'; at: number; ok: boolean; latencyMs: number; message: string }
   /** A hub starts with its settings for this probe: they replace the recorded ones, and a check comes now. */
   | ({ type: 'CONFIGURE' } & ProbeSettings);
@@ -159,15 +159,16 @@ function failuresUpTo(context: ProbeContext, check: Checked): number {
 
 /** What a check records: it, its latency sample, and how long the record holds. */
 function recorded(context: ProbeContext, check: Checked): Partial<ProbeContext> {
-  const latencyMs = Math.round(check.latencyMs * 10) / 10;
+  // How long a failure took says nothing about the dependency's speed (a timeout is the timeout).
+  const latencyMs = check.ok ? Math.round(check.latencyMs * 10) / 10 : null;
   return {
     checkedAt: iso(check.at),
     latencyMs,
-    latencyBucket: check.ok ? latencyBucket(latencyMs) : null,
+    latencyBucket: latencyMs === null ? null : latencyBucket(latencyMs),
     message: shortMessage(check.message),
     failures: failuresUpTo(context, check),
     freshUntil: iso(check.at + staleAfterMs(context)),
-    samples: [...context.samples, [check.at, check.ok ? latencyMs : null] as LatencySample].slice(-MAX_SAMPLES),
+    samples: [...context.samples, [check.at, latencyMs] as LatencySample].slice(-MAX_SAMPLES),
   };
 }
 

@@ -1,7 +1,7 @@
-/** URLs as logs and records show them: a password given in a URL is never written anywhere. */
+/** URLs as messages and logs show them: a password in one (redis://:secret@host, https://user:secret@proxy) is not shown. */
 
-/** `url` with its password replaced by `***`; a text that is no URL is returned as it is. */
-export function redactUrl(url: string): string {
+/** `url` with its password replaced by `***`; `url` itself when it is not a URL. */
+export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

@@ -6,6 +6,7 @@
  * is left due for the hubs that do.
  */
 import type { ActorHost } from './actor-host.js';
+import type { ReportError } from './report-error.js';
 import { ConflictError, type Timer } from '../store/store.js';
 
 const BATCH = 500;
@@ -21,7 +22,7 @@ export class TimerLoop {
   constructor(
     private readonly host: ActorHost,
     private readonly pollMs = 1_000,
-    private readonly onError: (error: unknown) => void = () => {},
+    private readonly onError: ReportError = () => {},
     private readonly accepts: (timer: Timer) => boolean = () => true,
   ) {
     this.unsubscribe = host.onTimersSet((dueAt) => this.wake(dueAt));
@@ -59,7 +60,7 @@ export class TimerLoop {
         (left) => {
           leftDue = left;
         },
-        this.onError,
+        (error: unknown) => this.onError(error, { what: 'due timers could not be read' }),
       )
       .finally(async () => {
         this.running = undefined;
@@ -87,7 +88,10 @@ export class TimerLoop {
           await this.host.run((tx) => tx.send(timer.actorId, timer.event), timer);
         } catch (error) {
           // Another step already consumed or replaced it.
-          if (!(error instanceof ConflictError)) throw error;
+          if (error instanceof ConflictError) continue;
+          // The rest of the batch waits for the next tick, as the store is likely what failed.
+          this.onError(error, { what: `timer ${timer.event.type} failed`, actorId: timer.actorId });
+          return leftDue;
         }
       }
       // A batch of nothing but timers left due would come back the same.

@@ -12,11 +12,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
-import { redactUrl } from '../redact.js';
+import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -33,6 +33,7 @@ interface Scripts {
   statehubSince(...args: (string | number)[]): Promise<string[] | null>;
   statehubSnapshot(...args: (string | number)[]): Promise<string[]>;
   statehubChildren(...args: (string | number)[]): Promise<string[]>;
+  statehubLogStats(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 type ScriptedRedis = Redis & Scripts;
@@ -111,13 +112,14 @@ export class RedisStore implements Store {
     } catch (error) {
       redis.disconnect();
       tail.disconnect();
-      throw new StoreUnavailableError(`cannot reach Redis at ${redactUrl(options.url)}: ${(error as Error).message}`, { cause: error });
+      throw new StoreUnavailableError(`cannot reach Redis at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
     }
     redis.defineCommand('statehubCommit', { numberOfKeys: 0, lua: lua('commit') });
     redis.defineCommand('statehubGet', { numberOfKeys: 0, lua: lua('get') });
     redis.defineCommand('statehubSince', { numberOfKeys: 0, lua: lua('since') });
     redis.defineCommand('statehubSnapshot', { numberOfKeys: 0, lua: lua('snapshot') });
     redis.defineCommand('statehubChildren', { numberOfKeys: 0, lua: lua('children') });
+    redis.defineCommand('statehubLogStats', { numberOfKeys: 0, lua: lua('log-stats') });
     await redis.set(`${prefix}:epoch`, randomBytes(6).toString('hex'), 'NX');
     const epoch = (await redis.get(`${prefix}:epoch`)) as string;
     const clock = new RedisClock(redis);
@@ -217,7 +219,7 @@ export class RedisStore implements Store {
     return new Promise<void>((resume, fail) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((waiter) => waiter.resume !== done);
-        fail(new StoreUnavailableError(`the log tail of Redis at ${redactUrl(this.url)} is behind; try again`));
+        fail(new StoreUnavailableError(`the log tail of Redis at ${redact(this.url)} is behind; try again`));
       }, TAIL_PATIENCE_MS);
       const done = () => {
         clearTimeout(timer);
@@ -225,6 +227,11 @@ export class RedisStore implements Store {
       };
       this.waiting.push({ id, resume: done });
     });
+  }
+
+  async logStats(): Promise<LogStats> {
+    const [length, appended] = await this.call('logStats', () => this.redis.statehubLogStats(this.prefix));
+    return { appended: appended < 0 ? undefined : appended, length };
   }
 
   async changesSince(offset: string): Promise<LogEntry[] | undefined> {
@@ -432,7 +439,7 @@ export class RedisStore implements Store {
       // ioredis refuses at once what it cannot send (no connection, offline queue off): that never left.
       const unsent = /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(message);
       this.setAvailable(false, message);
-      throw new StoreUnavailableError(`Redis at ${redactUrl(this.url)} did not answer ${what}: ${message}`, { cause: error, maybeApplied: !unsent });
+      throw new StoreUnavailableError(`Redis at ${redact(this.url)} did not answer ${what}: ${message}`, { cause: error, maybeApplied: !unsent });
     }
     this.setAvailable(true);
     return answer;

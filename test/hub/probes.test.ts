@@ -124,7 +124,7 @@ describe('probes of real services', () => {
     const timedOut = await outcome(`probe:${hung.url}/health`);
     expect(timedOut.state).toBe('unhealthy');
     expect(context(timedOut).message).toBe('no answer within 300 ms');
-    expect(context(timedOut).latencyMs).toBeGreaterThanOrEqual(300);
+    expect(context(timedOut).latencyMs).toBeNull();
     // A timed-out connection is dropped, not asked again: at most the check under way holds one.
     await recording.until(() => (context(recording.view.get(`probe:${hung.url}/health`)!).failures ?? 0) >= 3, 'three failed checks in a row');
     expect(hung.sockets.size).toBeLessThanOrEqual(1);

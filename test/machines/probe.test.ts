@@ -127,7 +127,8 @@ const scenarios: Scenario[] = [
     run: (start) => {
       const probe = start().send(ok(second(0)), failed(second(1)));
       probe.expect('unknown > healthy > unhealthy');
-      expect(probe.context).toMatchObject({ failures: 1, latencyBucket: null, message: 'connect ECONNREFUSED 127.0.0.1:5432' });
+      // It did not answer: no latency (how long refusing took says nothing of the dependency's speed).
+      expect(probe.context).toMatchObject({ failures: 1, latencyMs: null, latencyBucket: null, message: 'connect ECONNREFUSED 127.0.0.1:5432' });
       // 24 more failures, a second apart: recorded at each renewal with the count up to it.
       const more = Array.from({ length: 24 }, (_, index) => failed(second(index + 2)));
       expect(recordsOf(probe, more)).toBe(2);

@@ -19,7 +19,7 @@
 import { z } from 'zod';
 import { PROBE_DEFAULTS, type ProbeSettings } from '../../../machines/probe.js';
 import { readJsonFile } from '../../json-file.js';
-import { redactUrl } from '../../redact.js';
+import { redact } from '../../redact.js';
 
 /** URL schemes and the client that checks them. */
 const PROTOCOLS = {
@@ -144,13 +144,13 @@ function parseUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`probe ${redactUrl(text)} is not a URL (e.g. redis://127.0.0.1:6379)`);
+    throw new Error(`probe ${redact(text)} is not a URL (e.g. redis://127.0.0.1:6379)`);
   }
   if (!(url.protocol in PROTOCOLS)) {
-    throw new Error(`probe ${redactUrl(text)}: statehub cannot check ${url.protocol}// URLs (it checks ${Object.keys(PROTOCOLS).join(', ')})`);
+    throw new Error(`probe ${redact(text)}: statehub cannot check ${url.protocol}// URLs (it checks ${Object.keys(PROTOCOLS).join(', ')})`);
   }
-  if (!url.hostname) throw new Error(`probe ${redactUrl(text)} names no host`);
-  if (url.protocol === 'tcp:' && !url.port) throw new Error(`probe ${redactUrl(text)} names no port (tcp://host:port)`);
+  if (!url.hostname) throw new Error(`probe ${redact(text)} names no host`);
+  if (url.protocol === 'tcp:' && !url.port) throw new Error(`probe ${redact(text)} names no port (tcp://host:port)`);
   return url;
 }
 
@@ -164,7 +164,7 @@ function shown(url: URL, options: { user: boolean }): string {
   copy.hash = '';
   if (!options.user) copy.username = '';
   if (!options.user) copy.password = '';
-  return redactUrl(copy.href).replace(/\/$/, '');
+  return redact(copy.href).replace(/\/$/, '');
 }
 
 /** Defaults, then the configured defaults, then the probe's own; a timeout defaults to the interval. */

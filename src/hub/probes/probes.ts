@@ -13,6 +13,7 @@ import type { ProbeEvent, ProbeInput } from '../../../machines/probe.js';
 import { HubError } from '../../protocol/errors.js';
 import type { Store, Timer } from '../../store/store.js';
 import type { ActorHost } from '../actor-host.js';
+import type { ReportError } from '../report-error.js';
 import { createChecker, type Checker } from './checkers/index.js';
 import type { ProbeTarget } from './config.js';
 import { runCheck } from './run-check.js';
@@ -35,7 +36,7 @@ export class Probes {
     private readonly host: ActorHost,
     private readonly store: Store,
     targets: readonly ProbeTarget[],
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {
     for (const target of targets) this.probes.set(target.id, { target, checker: undefined, secrets: secretsOf(target.url) });
     // Only the step that committed (the one hub that won the tick) runs the check.
@@ -84,7 +85,7 @@ export class Probes {
       .then((outcome) => this.host.run((tx) => tx.send(id, { type: 'CHECKED', at, ...outcome } satisfies ProbeEvent)))
       .then(
         () => {},
-        (error: unknown) => this.onError(error),
+        (error: unknown) => this.onError(error, { what: 'a probe check could not be recorded', actorId: id }),
       )
       .finally(() => this.running.delete(run));
     this.running.add(run);
