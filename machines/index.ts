@@ -4,3 +4,4 @@ export * from './job.js';
 export * from './connector.js';
 export * from './worker.js';
 export * from './machine.js';
+export * from './webhook.js';

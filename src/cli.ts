@@ -85,6 +85,9 @@ program
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
   .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
+  .option('--webhook-lease-ms <ms>', 'how long a hub holds a webhook delivery round before another hub may deliver again', integer('the webhook lease', 1_000), 60_000)
+  .option('--webhook-poll-ms <ms>', 'an idle webhook looks for changes at least this often (a matching change wakes it at once)', integer('the webhook poll interval', 10), 10_000)
+  .option('--webhook-timeout-ms <ms>', 'longest a webhook POST may take, unless its registration says; at most half the lease', integer('the webhook timeout', 100), 10_000)
   .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
   .action(async (options) => {
@@ -191,6 +194,7 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
       offlineAfterMs: options.offlineAfterMs as number,
     },
     retention: { keepFinishedMs: options.keepFinishedMs as number, maxFinished: options.maxFinished as number },
+    webhooks: { leaseMs: options.webhookLeaseMs as number, pollMs: options.webhookPollMs as number, timeoutMs: options.webhookTimeoutMs as number },
   };
 }
 

@@ -26,6 +26,8 @@ import { serveMonitor } from './monitor-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
+import type { WebhookRegistry } from './webhooks/registry.js';
+import { webhookRoutes } from './webhooks/routes.js';
 
 export interface HttpDeps {
   store: Store;
@@ -36,6 +38,7 @@ export interface HttpDeps {
   feed: Feed;
   auth: Auth;
   metrics: Metrics;
+  webhooks: WebhookRegistry;
   bodyLimit: number;
   /** Built monitor UI (index.html and assets), if any. */
   uiDir: string | undefined;
@@ -214,6 +217,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     return reply.type(deps.metrics.contentType).send(text);
   });
 
+  webhookRoutes(app, deps.webhooks, allow);
   serveMonitor(app, deps.uiDir);
   return app;
 }

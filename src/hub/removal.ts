@@ -20,13 +20,15 @@ import type { Transaction } from './transaction.js';
 /**
  * Removes `id` (and what belongs to it) in one step; returns its removal record.
  * Throws HubError `not_found` (unknown or already removed), `conflict` (409: it is running work,
- * with `details.state`) or `bad_request` (a probe: the hub keeps those itself).
+ * with `details.state`) or `bad_request` (a probe: the hub keeps those itself; a webhook: its
+ * own route deletes its secret with it).
  */
 export async function removeActor(host: ActorHost, id: string): Promise<ActorRecord> {
   const { value } = await host.run(async (tx) => {
     const record = await tx.get(id);
     if (!record || record.removed) throw new HubError('not_found', `no actor ${id}`);
     if (record.kind === 'probe') throw new HubError('bad_request', `probe ${id} is kept by the hub itself`);
+    if (record.kind === 'webhook') throw new HubError('bad_request', `delete webhook ${id} with DELETE /api/webhooks/${encodeURIComponent(id)}: its secret goes with it`);
     const busy = await whyBusy(tx, record);
     if (busy) throw new HubError('conflict', `${record.kind} ${id} ${busy}`, { state: record.state });
     for (const child of await belongings(tx, record)) tx.remove(child);
