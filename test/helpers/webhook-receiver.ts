@@ -77,7 +77,8 @@ export class WebhookReceiver {
     const received: Received = { offset, record, webhook: String(request.headers['x-statehub-webhook']) };
     this.attempts.push(received);
     const status = await this.answer(received, this.attempts.filter((attempt) => attempt.offset === offset).length);
-    if (response.destroyed) return;
+    // The hub gave up on it (its timeout): the change was not delivered.
+    if (response.destroyed || !response.socket || response.socket.destroyed) return;
     if (status >= 200 && status < 300) this.accepted.push(received);
     response.writeHead(status, status >= 300 && status < 400 ? { location: 'http://127.0.0.1:1/elsewhere' } : {}).end();
     this.conditions.notify();
