@@ -27,6 +27,8 @@ export class WebhookReceiver {
   readonly attempts: Received[] = [];
   /** Requests whose signature did not verify (answered 401). */
   forged = 0;
+  /** Verified requests not answered yet, whose connection is still open. */
+  readonly waiting = new Set<Received>();
   answer: Answer = () => 204;
   private readonly conditions = new Conditions();
 
@@ -76,6 +78,12 @@ export class WebhookReceiver {
     const { offset, record } = JSON.parse(body) as { offset: string; record: ActorRecord };
     const received: Received = { offset, record, webhook: String(request.headers['x-statehub-webhook']) };
     this.attempts.push(received);
+    this.waiting.add(received);
+    response.once('close', () => {
+      this.waiting.delete(received);
+      this.conditions.notify();
+    });
+    this.conditions.notify();
     const status = await this.answer(received, this.attempts.filter((attempt) => attempt.offset === offset).length);
     // The hub gave up on it (its timeout): the change was not delivered.
     if (response.destroyed || !response.socket || response.socket.destroyed) return;

@@ -49,9 +49,10 @@ describe('webhooks: delivery', () => {
     const everything = await WebhookReceiver.start(SECRET);
     const completions = await WebhookReceiver.start(SECRET);
     const topology = await WebhookReceiver.start(SECRET);
-    const all = await register(hub, { url: everything.url });
-    const done = await register(hub, { url: completions.url, filter: { jobTypes: ['simulation'], states: ['completed'] } });
-    const hosts = await register(hub, { url: topology.url, filter: { kinds: ['worker', 'connector', 'machine'] } });
+    const filters: Record<string, WebhookFilter> = { all: {}, done: { jobTypes: ['simulation'], states: ['completed'] }, hosts: { kinds: ['worker', 'connector', 'machine'] } };
+    const all = await register(hub, { url: everything.url, filter: filters.all });
+    const done = await register(hub, { url: completions.url, filter: filters.done });
+    const hosts = await register(hub, { url: topology.url, filter: filters.hosts });
     const worker = await testWorker(hub, { simulations: 2 });
     await Promise.all(Array.from({ length: 6 }, () => submit(hub, { type: 'simulation', payload: { durationMs: 10, steps: 2 } })));
     await pendingJobs(hub, 2, 'other');
@@ -60,9 +61,9 @@ describe('webhooks: delivery', () => {
     await worker.stop();
 
     for (const [receiver, registration, filter] of [
-      [everything, all, {}],
-      [completions, done, { jobTypes: ['simulation'], states: ['completed'] }],
-      [topology, hosts, { kinds: ['worker', 'connector', 'machine'] }],
+      [everything, all, filters.all],
+      [completions, done, filters.done],
+      [topology, hosts, filters.hosts],
     ] as const) {
       const expected = await owed(hub, cursorOf(registration.record), filter);
       await receiver.until(() => receiver.accepted.length >= expected.length, `${expected.length} changes for ${registration.id}`);
