@@ -13,3 +13,8 @@ it('shows the connector example exactly as it runs', () => {
   const example = readFileSync(new URL('./connector.test.ts', import.meta.url), 'utf8');
   expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
 });
+
+it('shows the webhook signature check exactly as it runs', () => {
+  const example = readFileSync(new URL('./verify-webhook.ts', import.meta.url), 'utf8');
+  expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+});
