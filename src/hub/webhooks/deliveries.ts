@@ -53,7 +53,8 @@ export class Deliveries {
     const entries = await this.host.store.changesSince(context.cursor, SCAN_LIMIT);
     const matches = changeMatcher(context.filter);
     const owed = entries === undefined || entries.length === SCAN_LIMIT || entries.some((entry) => matches(entry.record));
-    if (!owed) return;
+    // A hub that is stopping begins no round it would not run (another hub would wait for its lease).
+    if (!owed || this.stopped) return;
     await this.host.run((tx) => tx.send(record.id, { type: 'START', hub: this.hubId, at: tx.now } satisfies WebhookEvent));
   }
 
