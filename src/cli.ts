@@ -5,7 +5,7 @@ import { readTokensFile } from './hub/auth.js';
 import { parseOrigin } from './hub/origins.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
-import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
+import { LOG_FORMATS, LOG_LEVELS, commandLogger, workerLog, type LogFormat, type LogLevel } from './log.js';
 import { submitJob } from './submit.js';
 import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
@@ -63,6 +63,12 @@ const inspectOption = (what: string) =>
 const logFormatOption = () =>
   new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
 
+const logLevelOption = () =>
+  new Option('--log-level <level>', 'the least severe lines logged').choices(LOG_LEVELS).default('info').env('STATEHUB_LOG_LEVEL');
+
+/** The logger `--log-format` and `--log-level` ask for. */
+const loggerFor = (options: Record<string, unknown>) => commandLogger(options.logFormat as LogFormat | undefined, options.logLevel as LogLevel);
+
 const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
 
 program
@@ -90,8 +96,9 @@ program
   .option('--webhook-timeout-ms <ms>', 'longest a webhook POST may take, unless its registration says; at most half the lease', integer('the webhook timeout', 100), 10_000)
   .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const hub = await startHub({ ...(await hubOptions(options)), logger: loggerFor(options) });
     onShutdown(() => hub.close());
   });
 
@@ -99,7 +106,7 @@ program
   .command('worker')
   .description('run a worker process embedding connector actors')
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http')
+  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, comfyui, a1111')
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
@@ -111,11 +118,14 @@ program
   .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
   .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
   .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
-  .option('--connector-config <file>', 'JSON settings by connector type, e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
+  .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
+  .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
+  .option('--connector-config <file>', 'JSON settings by connector type (http, comfyui, a1111), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const logger = commandLogger(options.logFormat as LogFormat | undefined);
+    const logger = loggerFor(options);
     const connectors = connectorsFromSpec(options.connectors, {
       httpUrl: options.httpUrl,
       httpHealthUrl: options.httpHealthUrl,
@@ -124,6 +134,8 @@ program
       httpCancelUrl: options.httpCancelUrl,
       httpCallbackUrl: options.httpCallbackUrl,
       httpCallbackPort: options.httpCallbackPort,
+      comfyuiUrl: options.comfyuiUrl,
+      a1111Url: options.a1111Url,
       ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
     });
     const worker = createWorker({
@@ -134,7 +146,7 @@ program
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
       ...(options.inspect && { inspect: options.inspect as string }),
-      log: (message) => logger.info(message),
+      log: workerLog(logger),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
     await worker.ready();
@@ -147,12 +159,13 @@ program
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .addOption(inspectOption("the demo hub's actors"))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
     const demo = await runDemo({
       port: options.port,
       host: options.host,
       ...(options.inspect && { inspect: options.inspect as string }),
-      logger: commandLogger(options.logFormat as LogFormat | undefined),
+      logger: loggerFor(options),
     });
     onShutdown(() => demo.close());
   });

@@ -21,11 +21,13 @@ import type { Jobs } from './jobs.js';
 import type { ActorHost } from './actor-host.js';
 import { removeActor } from './removal.js';
 import type { Metrics } from './metrics.js';
+import type { RecentTransitions } from './recent-transitions.js';
 import { encodeSnapshot } from '../protocol/encoding.js';
 import { serveMonitor } from './monitor-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
+import { actorIdOf } from './report-error.js';
 import type { WebhookRegistry } from './webhooks/registry.js';
 import { webhookRoutes } from './webhooks/routes.js';
 
@@ -38,6 +40,8 @@ export interface HttpDeps {
   feed: Feed;
   auth: Auth;
   metrics: Metrics;
+  /** The last minute's transitions per kind, counted from the log. */
+  recent: RecentTransitions;
   webhooks: WebhookRegistry;
   bodyLimit: number;
   /** Built monitor UI (index.html and assets), if any. */
@@ -65,6 +69,7 @@ const eventsQuery = z.object({
 const idParams = z.object({ id: idSchema });
 const kindParams = z.object({ kind: z.enum(KINDS) });
 const machineQuery = z.object({ version: z.string().max(64).optional(), token: z.string().optional() });
+const recentQuery = z.object({ offset: offsetSchema.optional(), token: z.string().optional() });
 
 /** Snapshots this long (chars) or longer are sent gzipped to clients that accept it. */
 const GZIP_FROM_BYTES = 16 * 1024;
@@ -89,10 +94,15 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   guardOrigins(app, deps.origins);
   if (deps.rateLimit > 0) await limitRate(app, deps.rateLimit, auth);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);
     // A store that does not answer is logged once by the hub (its availability), not per request.
-    if (hubError.code === 'internal') deps.log.error({ err: error }, `internal: ${hubError.message}`);
+    // The route's pattern, not the URL: a query string may hold a token.
+    if (hubError.code === 'internal') {
+      const { id } = (request.params ?? {}) as { id?: unknown };
+      const actorId = actorIdOf(error) ?? (typeof id === 'string' ? id : undefined);
+      deps.log.error({ err: error, method: request.method, route: request.routeOptions.url, ...(actorId === undefined ? {} : { actorId }) }, `internal: ${hubError.message}`);
+    }
     void reply.status(hubError.status).send(hubError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
@@ -173,6 +183,12 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
       `this hub runs ${kind} version ${own.version} and knows no ${version}: the record came from another build (a worker declares its connector machine to the hub it registers with)`,
       { version: own.version },
     );
+  });
+
+  app.get('/api/machines/:kind/recent', { onRequest: allow('read') }, async (request, reply) => {
+    const { kind } = parseInput(kindParams, request.params, 'machine kind');
+    const { offset } = parseInput(recentQuery, request.query, 'query');
+    return reply.header('cache-control', 'no-store').send(await deps.recent.answer(kind, offset));
   });
 
   app.get('/api/throughput', { onRequest: allow('read') }, async () => deps.metrics.throughput());

@@ -8,7 +8,7 @@ import BTreeModule from 'sorted-btree';
 import type { Requirements } from '../../machines/job.js';
 import type { ActorRecord, Kind, LogEntry, Snapshot } from '../protocol/record.js';
 import { leaseHolder, queuePlace, type QueuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, TimerGoneError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, TimerGoneError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 // A CommonJS package: Node hands its class over as `.default`, Vite's loader as the import itself.
 type BTreeClass = typeof BTreeModule.default;
@@ -123,6 +123,10 @@ export class MemoryStore implements Store {
     return { offset: this.offsetOf(this.lastN), records };
   }
 
+  async logStats(): Promise<LogStats> {
+    return { appended: this.lastN, length: this.log.length };
+  }
+
   async changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined> {
     const n = this.parseOffset(offset);
     if (n === undefined || n > this.lastN) return undefined;
@@ -130,6 +134,12 @@ export class MemoryStore implements Store {
     if (n < firstN - 1) return undefined;
     const start = n - firstN + 1;
     return this.log.slice(start, limit === undefined ? undefined : start + limit);
+  }
+
+  async changesStampedFrom(at: number, limit: number): Promise<LogEntry[]> {
+    let first = this.log.length;
+    while (first > 0 && this.log.length - first < limit && Date.parse((this.log[first - 1] as LogEntry).record.updatedAt) >= at) first -= 1;
+    return this.log.slice(first);
   }
 
   compareOffsets(a: string, b: string): number {

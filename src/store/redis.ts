@@ -12,10 +12,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, TimerGoneError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, TimerGoneError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -32,6 +33,7 @@ interface Scripts {
   statehubSince(...args: (string | number)[]): Promise<string[] | null>;
   statehubSnapshot(...args: (string | number)[]): Promise<string[]>;
   statehubChildren(...args: (string | number)[]): Promise<string[]>;
+  statehubLogStats(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 type ScriptedRedis = Redis & Scripts;
@@ -46,6 +48,10 @@ function queueMember(priority: number, createdAt: string, id: string): string {
 const MEMBER_ID_AT = 7 + 24;
 
 const STREAM_ID = /^(\d+)-(\d+)$/;
+/** A log stream item as XRANGE, XREVRANGE and XREAD answer it: id, then field, value, ... */
+type StreamItem = [id: string, fields: string[]];
+/** Log entries read per round trip by `changesStampedFrom`. */
+const STAMPED_PAGE = 1_000;
 /** How long a snapshot waits for this process's tail to reach the log's end before giving up (503). */
 const TAIL_PATIENCE_MS = 10_000;
 
@@ -113,6 +119,7 @@ export class RedisStore implements Store {
     redis.defineCommand('statehubSince', { numberOfKeys: 0, lua: lua('since') });
     redis.defineCommand('statehubSnapshot', { numberOfKeys: 0, lua: lua('snapshot') });
     redis.defineCommand('statehubChildren', { numberOfKeys: 0, lua: lua('children') });
+    redis.defineCommand('statehubLogStats', { numberOfKeys: 0, lua: lua('log-stats') });
     await redis.set(`${prefix}:epoch`, randomBytes(6).toString('hex'), 'NX');
     const epoch = (await redis.get(`${prefix}:epoch`)) as string;
     const clock = new RedisClock(redis);
@@ -222,6 +229,11 @@ export class RedisStore implements Store {
     });
   }
 
+  async logStats(): Promise<LogStats> {
+    const [length, appended] = await this.call('logStats', () => this.redis.statehubLogStats(this.prefix));
+    return { appended: appended < 0 ? undefined : appended, length };
+  }
+
   async changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined> {
     const id = this.streamIdOf(offset);
     if (id === undefined) return undefined;
@@ -233,6 +245,27 @@ export class RedisStore implements Store {
       if (record) entries.push(logEntry(this.offsetOf(flat[index] as string), record, parseEvent(flat[index + 2] as string)));
     }
     return entries;
+  }
+
+  /** Read back from the log's end a page at a time (XREVRANGE), until a record stamped before `at`. */
+  async changesStampedFrom(at: number, limit: number): Promise<LogEntry[]> {
+    const key = `${this.prefix}:log`;
+    const newestFirst: LogEntry[] = [];
+    let end = '+';
+    while (newestFirst.length < limit) {
+      const count = Math.min(STAMPED_PAGE, limit - newestFirst.length);
+      const page = (await this.call('changesStampedFrom', () => this.redis.xrevrange(key, end, '-', 'COUNT', count))) as StreamItem[];
+      for (const [id, fields] of page) {
+        const entry = this.streamEntry(id, fields);
+        if (!entry) continue;
+        if (!(Date.parse(entry.record.updatedAt) >= at)) return newestFirst.reverse();
+        newestFirst.push(entry);
+      }
+      const last = page.at(-1);
+      if (!last || page.length < count) break;
+      end = `(${last[0]}`;
+    }
+    return newestFirst.reverse();
   }
 
   compareOffsets(a: string, b: string): number {
@@ -323,7 +356,7 @@ export class RedisStore implements Store {
           await this.checkForGap();
           failing = false;
         }
-        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, Array<[string, string[]]>]> | null;
+        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, StreamItem[]]> | null;
         const raw = answer?.[0]?.[1];
         if (!raw) continue;
         // Own commits delivered at once are in the answer too: skip what was delivered.
@@ -337,9 +370,8 @@ export class RedisStore implements Store {
             entries.push(own);
             continue;
           }
-          // Fields: r <record json> [e <event json>].
-          const record = readable([fields[1] as string])[0];
-          if (record) entries.push(logEntry(this.offsetOf(id), record, parseEvent(fields[2] === 'e' ? fields[3] : undefined)));
+          const entry = this.streamEntry(id, fields);
+          if (entry) entries.push(entry);
         }
         this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
       } catch {
@@ -348,6 +380,13 @@ export class RedisStore implements Store {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
+  }
+
+  /** A log stream item as a log entry; undefined when its record cannot be read (see `readable`). */
+  private streamEntry(id: string, fields: string[]): LogEntry | undefined {
+    // Fields: r <record json> [e <event json>].
+    const record = readable([fields[1] as string])[0];
+    return record && logEntry(this.offsetOf(id), record, parseEvent(fields[2] === 'e' ? fields[3] : undefined));
   }
 
   /** Hands entries that follow what was delivered, up to stream id `last`, to the mirror and the subscribers. */
@@ -483,15 +522,4 @@ function compareStreamIds(a: string, b: string): number {
   const [, aMs = '0', aSeq = '0'] = STREAM_ID.exec(a) ?? [];
   const [, bMs = '0', bSeq = '0'] = STREAM_ID.exec(b) ?? [];
   return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
-}
-
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }

@@ -88,6 +88,12 @@ export interface StoreOptions {
   historyLimit?: number;
 }
 
+/** See `Store.logStats`. */
+export interface LogStats {
+  appended: number | undefined;
+  length: number;
+}
+
 export const STORE_DEFAULTS = {
   logLimit: 100_000,
   archiveRetentionMs: 24 * 60 * 60_000,
@@ -126,6 +132,21 @@ export interface Store {
    * they are not all held any more (or the offset is not from this log).
    */
   changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined>;
+  /**
+   * The log's size: `appended`, changes appended since the log began (the position of its head;
+   * undefined where the store cannot tell, e.g. Redis before 7.0), and `length`, changes it holds
+   * now (what a `since` resume can be replayed from; the oldest are trimmed past the log limit).
+   */
+  logStats(): Promise<LogStats>;
+  /**
+   * The log's changes stamped at or after `at` (epoch ms on the store's clock, read from each
+   * record's `updatedAt`), oldest first: what a hub that starts reads to count the last minute
+   * as one that ran through it did. At most `limit` (> 0) of them: when more were stamped since,
+   * the newest `limit`, the older ones left out. Only what the log still holds (`logLimit`
+   * entries). Records' times follow the log's order (a commit stamped before the last is
+   * refused), so the read goes back from the log's end and stops at the first earlier one.
+   */
+  changesStampedFrom(at: number, limit: number): Promise<LogEntry[]>;
   /** Orders two offsets of this log: negative when a is earlier. */
   compareOffsets(a: string, b: string): number;
   /** Calls `listener` with every committed change, in offset order, batch by batch. */

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ConnectorImplementation } from './connector.js';
+import { a1111Connector } from './connectors/a1111.js';
+import { comfyuiConnector } from './connectors/comfyui.js';
 import { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
 import { simulationConnector } from './connectors/simulation.js';
 
@@ -14,6 +16,8 @@ export interface SpecOptions {
   httpCancelUrl?: string;
   httpCallbackUrl?: string;
   httpCallbackPort?: number;
+  comfyuiUrl?: string;
+  a1111Url?: string;
   /** Settings by connector type, from `--connector-config FILE`; flags given win over them. */
   config?: ConnectorConfig;
 }
@@ -41,8 +45,24 @@ const httpConfigSchema = z.strictObject({
     .optional(),
 });
 
-/** What `--connector-config FILE` holds: settings by connector type (only `http` so far). */
-export const connectorConfigSchema = z.strictObject({ http: httpConfigSchema.optional() });
+const ms = z.number().int().min(1);
+const timeoutsSchema = z.strictObject({ requestMs: ms.optional(), healthMs: ms.optional(), startMs: ms.optional() });
+/** What every service connector takes (ServiceConnectorOptions) but its type and id. */
+const serviceConfigSchema = z.strictObject({
+  url: z.url().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  healthIntervalMs: z.number().int().min(100).nullable().optional(),
+  restartDelayMs: ms.optional(),
+  timeouts: timeoutsSchema.optional(),
+});
+const comfyuiConfigSchema = serviceConfigSchema.extend({
+  timeouts: timeoutsSchema.extend({ reconnectMs: ms.optional() }).optional(),
+  maxDownloadBytes: z.number().int().min(0).optional(),
+});
+const a1111ConfigSchema = serviceConfigSchema.extend({ progressIntervalMs: z.number().int().min(10).optional() });
+
+/** What `--connector-config FILE` holds: settings by connector type. */
+export const connectorConfigSchema = z.strictObject({ http: httpConfigSchema.optional(), comfyui: comfyuiConfigSchema.optional(), a1111: a1111ConfigSchema.optional() });
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 
 /** Reads and checks a connector config file; throws an Error saying what is wrong with it. */
@@ -58,7 +78,7 @@ export function readConnectorConfig(path: string): ConnectorConfig {
   return parsed.data;
 }
 
-const BUILT_IN = ['simulation', 'http'] as const;
+const BUILT_IN = ['simulation', 'http', 'comfyui', 'a1111'] as const;
 
 export function connectorsFromSpec(spec: string, options: SpecOptions = {}): ConnectorImplementation[] {
   const connectors: ConnectorImplementation[] = [];
@@ -80,6 +100,10 @@ function builtIn(type: string, options: SpecOptions): ConnectorImplementation {
       return simulationConnector();
     case 'http':
       return httpConnector(httpOptions(options));
+    case 'comfyui':
+      return comfyuiConnector(serviceOptions('comfyui', options.comfyuiUrl ?? options.config?.comfyui?.url, options.config?.comfyui, 'the ComfyUI server, e.g. http://127.0.0.1:8188'));
+    case 'a1111':
+      return a1111Connector(serviceOptions('a1111', options.a1111Url ?? options.config?.a1111?.url, options.config?.a1111, 'the stable-diffusion-webui server started with --api, e.g. http://127.0.0.1:7860'));
     default:
       throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN.join(', ')}`);
   }
@@ -101,4 +125,10 @@ function httpOptions(options: SpecOptions): HttpConnectorOptions {
   };
   const { async: _async, ...rest } = file;
   return { ...rest, url, ...(options.httpHealthUrl ? { healthUrl: options.httpHealthUrl } : {}), ...(async ? { async } : {}) } as HttpConnectorOptions;
+}
+
+/** A service connector's settings: its config file section, with the URL its flag gives (or the file's); `what` says what the URL is. */
+function serviceOptions<T extends object>(type: string, url: string | undefined, file: T | undefined, what: string): T & { url: string } {
+  if (!url) throw new Error(`${type} connectors need --${type}-url (${what}), or "url" in the ${type} section of --connector-config`);
+  return { ...(file as T), url };
 }

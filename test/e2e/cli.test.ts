@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
@@ -69,6 +69,32 @@ describe('statehub submit', () => {
   });
 });
 
+/** Everything `child` printed until `pattern` showed up (or 30 s passed); then it is stopped, with its process group. */
+function untilOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let output = '';
+  const stop = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  onTestFinished(stop);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop();
+      resolve(output);
+    };
+    const timer = setTimeout(done, 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (pattern.test(output)) done();
+    });
+    child.on('exit', done);
+  });
+}
+
 describe('statehub hub and worker', () => {
   it('refuse bad options with a message instead of starting', async () => {
     const port = statehub(['hub', '--port', 'eighty']);
@@ -92,6 +118,12 @@ describe('statehub hub and worker', () => {
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+
+    for (const type of ['comfyui', 'a1111']) {
+      const service = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', `${type}:1`]);
+      expect(await service.exited()).toBe(1);
+      expect(service.output()).toMatch(new RegExp(`^statehub: ${type} connectors need --${type}-url \\(`, 'm'));
+    }
 
     writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
     const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
@@ -133,14 +165,44 @@ describe('statehub hub and worker', () => {
     const [line] = await pretty.waitFor(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: statehub hub listening on http:\/\/127\.0\.0\.1:\d+ without tokens \(loopback only\).*$/m);
     expect(line).not.toMatch(/\u001b\[/); // no colours when the output is not a terminal
 
-    // A terminal gets the readable lines unasked (script(1) gives the hub one).
-    const terminal = spawnSync('script', ['-qec', `${process.execPath} ${CLI} hub --port 0 & sleep 2; kill $!`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
-    expect(terminal.stdout).toMatch(/INFO.*statehub hub listening on http/);
-    expect(terminal.stdout).not.toMatch(/"level":30/);
+    // A terminal gets the readable lines unasked (script(1) gives the hub one): read until it says it listens.
+    const terminal = await untilOutput(spawn('script', ['-qec', `${process.execPath} ${CLI} hub --port 0`, '/dev/null'], { detached: true }), /listening on http/);
+    expect(terminal).toMatch(/INFO.*statehub hub listening on http/);
+    expect(terminal).not.toMatch(/"level":30/);
 
     const bad = statehub(['hub', '--port', '0', '--log-format', 'xml']);
     expect(await bad.exited()).toBe(1);
     expect(bad.output()).toMatch(/argument 'xml' is invalid\. Allowed choices are pretty, json/);
+  });
+
+  it('logs from --log-level up (hub, worker, demo); a worker logs JSON lines with its id', async () => {
+    // At warn, a hub on loopback says nothing: it is there when it answers.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const quiet = statehub(['hub', '--port', String(port), '--log-level', 'warn']);
+    await expect.poll(async () => (await api(url, 'GET', '/healthz').catch(() => ({ status: 0 }))).status, { timeout: 15_000 }).toBe(200);
+
+    const worker = statehub(['worker', '--hub', url, '--connectors', 'simulation:1', '--id', 'cli-log-1', '--log-format', 'json', '--log-level', 'debug']);
+    const [line] = await worker.waitFor(/^\{.*registered with.*\}$/m);
+    expect(JSON.parse(line)).toMatchObject({ level: 30, workerId: 'cli-log-1', msg: expect.stringMatching(/^worker cli-log-1 registered with http/) });
+    const silent = statehub(['worker', '--hub', url, '--connectors', 'simulation:1', '--id', 'cli-log-2', '--log-level', 'error']);
+    await expect.poll(async () => (await api(url, 'GET', '/api/actors/cli-log-2')).body.state, { timeout: 15_000 }).toBe('ready');
+    expect(silent.output()).toBe('');
+    expect(quiet.output()).toBe('');
+
+    // The demo at warn: its hub and its four workers run, and none of their info lines is shown.
+    const demoUrl = `http://127.0.0.1:${await freePort()}`;
+    const demo = statehub(['demo', '--port', new URL(demoUrl).port, '--log-format', 'json', '--log-level', 'warn']);
+    const readyWorkers = async () => {
+      const answer = await api(demoUrl, 'GET', '/api/snapshot?kinds=worker').catch(() => ({ body: { records: [] } }));
+      return (answer.body.records as Array<{ state: string }>).filter((record) => record.state !== 'offline').length;
+    };
+    await expect.poll(readyWorkers, { timeout: 15_000 }).toBe(4);
+    expect(demo.output()).not.toMatch(/registered with|demo is running|listening/);
+
+    const bad = statehub(['hub', '--port', '0', '--log-level', 'loud']);
+    expect(await bad.exited()).toBe(1);
+    expect(bad.output()).toMatch(/argument 'loud' is invalid\. Allowed choices are fatal, error, warn, info, debug, trace, silent/);
   });
 
   it('a hub takes its Redis from REDIS_URL: a job submitted to one hub process is there for the next', async () => {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_WEBHOOK_BACKOFF_MS, WEBHOOK_DEFAULTS, webhookMachine, webhookRetryDelay, type WebhookEvent, type WebhookInput, type WebhookMachine } from 'statehub/machines';
+import { STATES } from '../../src/protocol/states.js';
 import { Coverage, PureRun, edgesOf, expectEveryState, expectEveryTransition, exploreGraph, stateIdsOf } from './support.js';
 
 const input = (extra: Partial<WebhookInput> = {}): WebhookInput => ({
@@ -43,6 +44,8 @@ describe('webhook machine: paths derived with xstate/graph', () => {
 
   it('knows the 4 states and 11 transitions of machines/webhook.ts', () => {
     expect(stateIdsOf(webhookMachine)).toEqual(['webhook.active', 'webhook.delivering', 'webhook.retrying', 'webhook.paused']);
+    // The states /metrics lists and hooks type a webhook's record with.
+    expect(STATES.webhook.map((state) => `webhook.${state}`)).toEqual(stateIdsOf(webhookMachine));
     expect(edgesOf(webhookMachine).map((edge) => edge.name)).toEqual([
       'webhook.active --POLL--> webhook.active',
       'webhook.active --NUDGE--> webhook.active',

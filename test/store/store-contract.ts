@@ -503,6 +503,22 @@ export function describeStoreContract(
         expect(await store.changesSince(all[recent]!.offset, 1)).toEqual([all[recent + 1]]);
       });
 
+      it('logStats counts every change appended, and what the log holds (at least the last logLimit, past the trim)', async () => {
+        const logLimit = 10;
+        const store = await open({ logLimit });
+        expect(await store.logStats()).toEqual({ appended: 0, length: 0 });
+        await store.commit({ records: [workerRecord({ id: 'w1' }), workerRecord({ id: 'w2' })] });
+        expect(await store.logStats()).toEqual({ appended: 2, length: 2 });
+        for (let batch = 0; batch < 30; batch++) {
+          await store.commit({ records: Array.from({ length: 100 }, (_, i) => workerRecord({ id: `w${batch}-${i}` })) });
+        }
+        const { appended, length } = await store.logStats();
+        expect(appended).toBe(3_002);
+        // Trimmed, maybe in chunks or approximately: never below the limit, well below all.
+        expect(length).toBeGreaterThanOrEqual(logLimit);
+        expect(length).toBeLessThan(3_002);
+      });
+
       it('is undefined for a string that is not an offset of this store', async () => {
         const store = await open();
         const entries = await store.commit({ records: [workerRecord({ id: 'w1' }), workerRecord({ id: 'w2' })] });
@@ -549,6 +565,46 @@ export function describeStoreContract(
         }
         const shuffled = [c!.offset, start, b!.offset, a!.offset];
         expect(shuffled.sort((x, y) => store.compareOffsets(x, y))).toEqual(ordered);
+      });
+    });
+
+    describe('changesStampedFrom', () => {
+      /** Commits `count` changes of one worker, the i-th stamped `start + i * stepMs` (record and commit alike), with an event each. */
+      async function stamped(store: Store, start: number, count: number, stepMs: number): Promise<LogEntry[]> {
+        const entries: LogEntry[] = [];
+        let record = workerRecord({ id: 'w1' });
+        for (let i = 0; i < count; i++) {
+          const at = start + i * stepMs;
+          record = { ...(i === 0 ? record : nextRecord(record)), updatedAt: new Date(at).toISOString() };
+          entries.push(...(await store.commit({ records: [record], events: [{ type: `E${i}` }], at })));
+        }
+        return entries;
+      }
+
+      it('returns the changes stamped at or after a time, oldest first, with their events, and none for a later time', async () => {
+        const store = await open();
+        const start = store.now() - 60_000;
+        const all = await stamped(store, start, 7, 1_000);
+        expect(await store.changesStampedFrom(start, 100)).toEqual(all);
+        expect(await store.changesStampedFrom(start + 3_000, 100)).toEqual(all.slice(3));
+        expect(await store.changesStampedFrom(start + 2_500, 100)).toEqual(all.slice(3));
+        expect((await store.changesStampedFrom(start + 6_000, 100)).map((entry) => entry.event?.type)).toEqual(['E6']);
+        expect(await store.changesStampedFrom(start + 6_001, 100)).toEqual([]);
+      });
+
+      it('returns the newest `limit` when more were stamped since, across several reads of the log', async () => {
+        const store = await open();
+        const start = store.now() - 60_000;
+        // More than one page of a store that reads the log in pages (Redis: 1,000 entries).
+        const all = await stamped(store, start, 2_500, 10);
+        expect(await store.changesStampedFrom(start, 4)).toEqual(all.slice(-4));
+        expect(await store.changesStampedFrom(start, 2_100)).toEqual(all.slice(-2_100));
+        expect(await store.changesStampedFrom(start + 10_000, 5_000)).toEqual(all.slice(1_000));
+      });
+
+      it('of an empty store is empty', async () => {
+        const store = await open();
+        expect(await store.changesStampedFrom(0, 10)).toEqual([]);
       });
     });
 

@@ -8,6 +8,7 @@
 import type { WebhookContext, WebhookEvent } from '../../../machines/webhook.js';
 import type { ActorRecord } from '../../protocol/record.js';
 import type { ActorHost } from '../actor-host.js';
+import type { ReportError } from '../report-error.js';
 import { changeMatcher } from './filter.js';
 import { SCAN_LIMIT, deliverRound, type RoundReport } from './round.js';
 
@@ -23,10 +24,10 @@ export class Deliveries {
     private readonly host: ActorHost,
     /** Names this hub in the rounds it holds (`hub` in the webhook's record). */
     private readonly hubId: string,
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {
-    host.provideEffect('look', (tx, _params, record) => tx.onCommit(() => this.track(this.look(record))));
-    host.provideEffect('deliver', (tx, _params, record) => tx.onCommit(() => this.track(this.deliver(record))));
+    host.provideEffect('look', (tx, _params, record) => tx.onCommit(() => this.track(this.look(record), `webhook ${record.id} could not look for changes`, record.id)));
+    host.provideEffect('deliver', (tx, _params, record) => tx.onCommit(() => this.track(this.deliver(record), `webhook ${record.id}'s delivery round failed`, record.id)));
   }
 
   /** Stops this hub's round of `id` (the webhook was deleted). */
@@ -41,8 +42,9 @@ export class Deliveries {
     while (this.running.size > 0) await Promise.all(this.running);
   }
 
-  private track(work: Promise<void>): void {
-    const tracked = work.catch(this.onError).finally(() => this.running.delete(tracked));
+  /** Keeps `work` until it ends; a failure (the store did not answer) is reported, and the webhook's timers try again. */
+  private track(work: Promise<void>, what: string, actorId: string): void {
+    const tracked = work.catch((error: unknown) => this.onError(error, { what, actorId })).finally(() => this.running.delete(tracked));
     this.running.add(tracked);
   }
 

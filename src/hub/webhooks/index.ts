@@ -1,6 +1,7 @@
 /** Webhooks in a hub: the registry the API uses, and the deliveries and nudges that run with the hub. */
 import { WEBHOOK_DEFAULTS, type WebhookSettings } from '../../../machines/webhook.js';
 import type { ActorHost } from '../actor-host.js';
+import type { ReportError } from '../report-error.js';
 import { Deliveries } from './deliveries.js';
 import { Nudges } from './nudges.js';
 import { WebhookRegistry } from './registry.js';
@@ -17,7 +18,7 @@ export interface HubWebhooks {
  * `settings` are what registrations do not choose (the lease, the poll) and their defaults for
  * what they may. Throws when the POST timeout is over half the lease (no round could finish a POST).
  */
-export function createWebhooks(host: ActorHost, hubId: string, settings: Partial<WebhookSettings>, onError: (error: unknown) => void): HubWebhooks {
+export function createWebhooks(host: ActorHost, hubId: string, settings: Partial<WebhookSettings>, onError: ReportError): HubWebhooks {
   const chosen = { ...WEBHOOK_DEFAULTS, ...settings };
   if (chosen.timeoutMs * 2 > chosen.leaseMs) {
     throw new Error(`the webhook POST timeout (${chosen.timeoutMs} ms) must be at most half the webhook lease (${chosen.leaseMs} ms)`);
@@ -26,7 +27,7 @@ export function createWebhooks(host: ActorHost, hubId: string, settings: Partial
   const nudges = new Nudges(host, (id) => deliveries.forget(id), onError);
   const unsubscribe = host.store.subscribe((entries) => nudges.observe(entries));
   // Webhook changes were lost before this hub saw them: learn the live ones again.
-  const stopGaps = host.store.onGap(() => void nudges.load().catch(onError));
+  const stopGaps = host.store.onGap(() => void nudges.load().catch((error: unknown) => onError(error, { what: 'the live webhooks could not be read again after a gap in the log' })));
   return {
     registry: new WebhookRegistry(host, chosen),
     start: () => nudges.load(),

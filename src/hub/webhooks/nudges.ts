@@ -13,6 +13,7 @@
 import type { WebhookEvent } from '../../../machines/webhook.js';
 import type { ActorRecord, LogEntry } from '../../protocol/record.js';
 import type { ActorHost } from '../actor-host.js';
+import type { ReportError } from '../report-error.js';
 import { webhookContext } from './deliveries.js';
 import { changeMatcher, type ChangeMatcher } from './filter.js';
 
@@ -37,7 +38,7 @@ export class Nudges {
     private readonly host: ActorHost,
     /** Told when a webhook leaves the live set (its round, if this hub runs one, must stop). */
     private readonly onRemoved: (id: string) => void,
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {}
 
   /** Learns the live webhooks from a snapshot: at start, and after changes were lost (Store.onGap). */
@@ -94,7 +95,7 @@ export class Nudges {
       .run((tx) => tx.send(id, { type: 'NUDGE' } satisfies WebhookEvent))
       .then(
         () => {},
-        (error: unknown) => this.onError(error),
+        (error: unknown) => this.onError(error, { what: `webhook ${id} could not be woken`, actorId: id }),
       )
       .finally(() => this.sending.delete(id));
     this.sending.set(id, sent);

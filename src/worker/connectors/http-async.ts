@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Json } from '../../../machines/json.js';
 import { ServiceError } from '../connector.js';
+import { parseJson } from './service-http.js';
 
 export interface HttpAsyncFields {
   /** The service's id for the job, in the submission's answer (fills `{id}` in `statusUrl`). */
@@ -214,15 +215,6 @@ export class CallbackReceiver {
         if (this.waiting.delete(token) && this.waiting.size === 0) this.server.unref();
       },
     };
-  }
-}
-
-export function parseJson(text: string): Json {
-  if (text.trim() === '') return null;
-  try {
-    return JSON.parse(text) as Json;
-  } catch {
-    return text;
   }
 }
 

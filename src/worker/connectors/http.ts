@@ -10,7 +10,8 @@
  */
 import type { Json } from '../../../machines/json.js';
 import { ServiceError, type ConnectorImplementation, type RunContext } from '../connector.js';
-import { CallbackReceiver, StatusReader, fillTemplate, parseJson, pollUntilFinal, type HttpAsyncOptions, type Outcome } from './http-async.js';
+import { CallbackReceiver, StatusReader, fillTemplate, pollUntilFinal, type HttpAsyncOptions, type Outcome } from './http-async.js';
+import { connectorSettings, elapsedMs, parseJson, serviceFetch } from './service-http.js';
 
 export interface HttpConnectorOptions {
   /** Where jobs are POSTed. */
@@ -36,33 +37,19 @@ export function httpConnector(options: HttpConnectorOptions): ConnectorImplement
   const headers = { ...options.headers };
   const reader = options.async && new StatusReader(options.async);
   return {
-    type: options.type ?? 'http',
-    ...(options.id === undefined ? {} : { id: options.id }),
-    healthIntervalMs: options.healthIntervalMs === undefined ? 15_000 : options.healthIntervalMs,
-    ...(options.restartDelayMs === undefined ? {} : { restartDelayMs: options.restartDelayMs }),
+    ...connectorSettings(options, 'http'),
     async checkHealth(signal) {
       const started = performance.now();
-      const timeoutMs = options.healthTimeoutMs ?? 5_000;
-      const response = await request(healthUrl, { method: 'GET', headers, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }).catch(
-        (error: unknown) => {
-          if (!signal.aborted && (error as Error).name === 'TimeoutError') throw new ServiceError(`health check ${healthUrl} gave no answer within ${timeoutMs} ms`);
-          throw error;
-        },
-      );
+      const response = await serviceFetch(healthUrl, { headers, signal, timeoutMs: options.healthTimeoutMs ?? 5_000 });
       await response.arrayBuffer();
       if (!response.ok) throw new ServiceError(`health check ${healthUrl} answered ${response.status}`);
-      return { latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+      return { latencyMs: elapsedMs(started) };
     },
     async run(job, context) {
       const callback = options.async?.mode === 'callback' ? await waitForCallback(options.async) : undefined;
       try {
         const body = { id: job.id, type: job.type, payload: job.payload, attempt: job.attempt, ...(callback ? { [callback.field]: callback.url } : {}) };
-        const response = await request(options.url, {
-          method: 'POST',
-          headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify(body),
-          signal: context.signal,
-        });
+        const response = await serviceFetch(options.url, { headers: { ...headers, accept: 'application/json' }, json: body, signal: context.signal });
         const text = await response.text();
         if (response.status >= 500) throw new ServiceError(`${options.url} answered ${response.status}: ${text.slice(0, 500)}`);
         if (!response.ok) throw new Error(`${options.url} answered ${response.status}: ${text.slice(0, 500)}`);
@@ -76,16 +63,6 @@ export function httpConnector(options: HttpConnectorOptions): ConnectorImplement
         callback?.stop();
       }
     },  };
-}
-
-async function request(url: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (error) {
-    if (init.signal?.aborted) throw error;
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new ServiceError(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
-  }
 }
 
 interface Callback {

@@ -11,7 +11,7 @@ import { ago } from '../format.js';
 type ProbeContext = { latencyMs?: number | null; checkedAt?: string; error?: { message: string } | null; target?: string };
 const probeContext = (probe: ActorRecord) => probe.snapshot.context as ProbeContext;
 const webhookContext = (webhook: ActorRecord) => webhook.snapshot.context as unknown as WebhookContext;
-const state: Column = { head: 'state', cell: (record) => <StateLabel state={record.state} /> };
+const state: Column = { head: 'state', cell: (record) => <StateLabel state={record.state} actorId={record.id} /> };
 
 export function System() {
   const hub = useHub();
