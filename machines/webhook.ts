@@ -222,7 +222,7 @@ export const webhookMachine = setup({
       leaseUntil: null,
     })),
     pauseAfterFailures: assign(({ context }) => ({
-      reason: `${context.consecutiveFailures} rounds in a row failed (the last: ${context.last?.error ?? 'unknown'}); resume it once the endpoint is fixed`,
+      reason: `${context.consecutiveFailures} round${context.consecutiveFailures === 1 ? '' : 's'} in a row failed (the last: ${context.last?.error ?? 'unknown'}); resume it once the endpoint is fixed`,
     })),
     pauseWithReason: assign(({ event }) => (event.type === 'PAUSE' ? { reason: event.reason, hub: null, leaseUntil: null } : {})),
     resume: assign(({ context, event }) => ({
