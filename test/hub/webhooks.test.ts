@@ -57,7 +57,6 @@ describe('webhooks: delivery', () => {
     await Promise.all(Array.from({ length: 6 }, () => submit(hub, { type: 'simulation', payload: { durationMs: 10, steps: 2 } })));
     await pendingJobs(hub, 2, 'other');
     await completions.until(() => completions.accepted.length >= 6, 'six completions');
-    // Then nothing changes any more: what each was owed is in the log.
     await worker.stop();
 
     for (const [receiver, registration, filter] of [
@@ -67,7 +66,9 @@ describe('webhooks: delivery', () => {
     ] as const) {
       const expected = await owed(hub, cursorOf(registration.record), filter);
       await receiver.until(() => receiver.accepted.length >= expected.length, `${expected.length} changes for ${registration.id}`);
-      expect(receiver.offsets()).toEqual(expected);
+      // The worker's last changes may still be coming: what came is what was owed, in order, none twice.
+      const got = receiver.offsets();
+      expect(got).toEqual((await owed(hub, cursorOf(registration.record), filter)).slice(0, got.length));
       expect(receiver.forged).toBe(0);
       expect(receiver.accepted.every((received) => received.webhook === registration.id && received.record.kind !== 'webhook')).toBe(true);
     }
