@@ -82,17 +82,26 @@ program
   .command('worker')
   .description('run a worker process embedding connector actors')
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http')
+  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, openai, ollama')
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .option('--openai-url <url>', 'for openai connectors: the base URL of an OpenAI-compatible API (default: https://api.openai.com/v1)', url)
+  .addOption(new Option('--openai-key <key>', 'for openai connectors: the API key (prefer the variable: arguments show in process lists)').env('OPENAI_API_KEY'))
+  .option('--ollama-url <url>', 'for ollama connectors: the Ollama server (default: http://127.0.0.1:11434)', url)
   .addOption(logFormatOption())
   .action(async (options) => {
     const logger = commandLogger(options.logFormat as LogFormat | undefined);
-    const connectors = connectorsFromSpec(options.connectors, { httpUrl: options.httpUrl, httpHealthUrl: options.httpHealthUrl });
+    const connectors = connectorsFromSpec(options.connectors, {
+      httpUrl: options.httpUrl,
+      httpHealthUrl: options.httpHealthUrl,
+      openaiUrl: options.openaiUrl,
+      openaiKey: options.openaiKey,
+      ollamaUrl: options.ollamaUrl,
+    });
     const worker = createWorker({
       hub: options.hub,
       ...(options.id && { id: options.id }),

@@ -3,3 +3,6 @@ export { createWorker, type Worker, type WorkerOptions } from './worker.js';
 export { ServiceError, PermanentError, connectorLogic, type ConnectorImplementation, type ConnectorActor, type JobRun, type RunContext } from './connector.js';
 export { simulationConnector, simulationPayloadSchema, type SimulationOptions, type SimulationPayload } from './connectors/simulation.js';
 export { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
+export { openaiConnector, DEFAULT_OPENAI_URL, type OpenAIConnectorOptions } from './connectors/openai.js';
+export { ollamaConnector, DEFAULT_OLLAMA_URL, type OllamaConnectorOptions } from './connectors/ollama.js';
+export type { ServiceConnectorOptions } from './connectors/service-http.js';

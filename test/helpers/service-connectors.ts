@@ -1,0 +1,41 @@
+/** A hub with one worker running one connector of a service, and what tests read from its records. */
+import type { ActorRecord, Hub } from 'statehub';
+import type { ConnectorImplementation } from 'statehub/worker';
+import type { HubRecording } from 'statehub/testing';
+import { api, testHub, testRecording, testWorker } from './hub.js';
+
+export const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
+
+export async function hubWithConnector(connector: ConnectorImplementation): Promise<{ hub: Hub; recording: HubRecording }> {
+  const hub = await testHub();
+  const recording = await testRecording(hub);
+  await testWorker(hub, { id: 'service-worker', simulations: 0, connectors: [connector] });
+  return { hub, recording };
+}
+
+/** The progress messages the job's records carried, in order, repeats dropped. */
+export function progressMessages(recording: HubRecording, jobId: string): string[] {
+  const messages = recording.records(jobId).map((record) => context(record).progressMessage as string | null);
+  return messages.filter((message, index): message is string => message !== null && message !== messages[index - 1]);
+}
+
+/** The first record of the job in `state`. */
+export function recordIn(recording: HubRecording, jobId: string, state: string): ActorRecord {
+  const record = recording.records(jobId).find((candidate) => candidate.state === state);
+  if (!record) throw new Error(`job ${jobId} was never ${state}: ${recording.states(jobId).join(' > ')}`);
+  return record;
+}
+
+export async function cancelJob(hub: Hub, jobId: string): Promise<void> {
+  const answer = await api(hub, 'POST', `/api/jobs/${jobId}/cancel`);
+  if (answer.status !== 200) throw new Error(`cancel failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+}
+
+/**
+ * Asserts the actor's whole state sequence once it has had the time to get there: a connector's
+ * last change may arrive after its job's. A sequence it never reaches fails with both sequences.
+ */
+export async function expectStates(recording: HubRecording, id: string, sequence: string): Promise<void> {
+  await recording.until(() => recording.states(id).join(' > ') === sequence, `${id} to go ${sequence}`).catch(() => {});
+  recording.expect(id, sequence);
+}
