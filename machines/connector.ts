@@ -36,6 +36,11 @@ export interface ConnectorContext {
   latencyMs: number | null;
   /** Why the connector is (or last was) in error. */
   error: ErrorInfo | null;
+  /**
+   * What its service offers, as its last health check found it (models installed, VRAM...):
+   * matched against job requirements with its worker's capabilities, over which it wins.
+   */
+  capabilities: Record<string, Json>;
   /** Consecutive failed starts, for the restart backoff. */
   failures: number;
   jobsDone: number;
@@ -46,6 +51,8 @@ export interface ConnectorContext {
 /** What `checkHealth` resolves with. */
 export interface HealthReport {
   latencyMs?: number | null;
+  /** What the service offers now; absent keeps what the last check found. */
+  capabilities?: Record<string, Json>;
 }
 
 /** The job a worker hands to `runJob`: only its id travels in the snapshot, the rest stays in the worker. */
@@ -104,6 +111,7 @@ export const connectorMachine = setup({
     reportFailed: (_, _params: { jobId: string | null; error: ErrorInfo; permanent: boolean }) => {},
     recordHealth: assign({
       latencyMs: ({ context }, params: HealthReport) => params.latencyMs ?? context.latencyMs,
+      capabilities: ({ context }, params: HealthReport) => params.capabilities ?? context.capabilities,
       failures: 0,
       error: null,
     }),
@@ -121,6 +129,7 @@ export const connectorMachine = setup({
     jobId: null,
     latencyMs: null,
     error: null,
+    capabilities: {},
     failures: 0,
     jobsDone: 0,
     healthIntervalMs: input.healthIntervalMs ?? null,

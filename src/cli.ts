@@ -7,8 +7,9 @@ import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
-import { connectorsFromSpec } from './worker/connector-spec.js';
+import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
+import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
 const program = new Command('statehub')
   .description('Distributed job processing where every connector and job is an XState actor, streamed live to monitors.')
@@ -47,6 +48,18 @@ const origins = (text: string, previous: string[]) => {
   }
 };
 
+/** `--inspect` alone means the default URL (commander shows it as the preset); a value must be a ws:// or wss:// URL. */
+const inspectOption = (what: string) =>
+  new Option('--inspect [url]', `relay ${what} to Stately's inspector at this WebSocket URL (see the README)`)
+    .preset(DEFAULT_INSPECTOR_URL)
+    .argParser((text: string) => {
+      try {
+        return inspectorUrl(text);
+      } catch (error) {
+        throw new InvalidArgumentError(`${(error as Error).message}.`);
+      }
+    });
+
 const logFormatOption = () =>
   new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
 
@@ -72,6 +85,7 @@ program
   .option('--keep-finished-ms <ms>', 'how long finished jobs stay in the live set', integer('the finished-job retention', 0), 5 * 60_000)
   .option('--max-finished <n>', 'most finished jobs kept in the live set', integer('the finished-job bound', 0), 10_000)
   .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
+  .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
@@ -89,18 +103,31 @@ program
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
   .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
   .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+  .addOption(new Option('--http-async <mode>', 'for http connectors: the service takes jobs for later; learn their outcome by polling its status URL or by its callback').choices(['poll', 'callback']))
+  .option('--http-status-url <template>', 'for async http jobs: where to poll when the answer gives no status URL, {id} being the service\'s job id')
+  .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
+  .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
+  .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
   .option('--openai-url <url>', 'for openai connectors: the base URL of an OpenAI-compatible API (default: https://api.openai.com/v1)', url)
   .addOption(new Option('--openai-key <key>', 'for openai connectors: the API key (prefer the variable: arguments show in process lists)').env('OPENAI_API_KEY'))
   .option('--ollama-url <url>', 'for ollama connectors: the Ollama server (default: http://127.0.0.1:11434)', url)
+  .option('--connector-config <file>', 'JSON settings by connector type, e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
+  .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
     const logger = commandLogger(options.logFormat as LogFormat | undefined);
     const connectors = connectorsFromSpec(options.connectors, {
       httpUrl: options.httpUrl,
       httpHealthUrl: options.httpHealthUrl,
+      httpAsync: options.httpAsync,
+      httpStatusUrl: options.httpStatusUrl,
+      httpCancelUrl: options.httpCancelUrl,
+      httpCallbackUrl: options.httpCallbackUrl,
+      httpCallbackPort: options.httpCallbackPort,
       openaiUrl: options.openaiUrl,
       openaiKey: options.openaiKey,
       ollamaUrl: options.ollamaUrl,
+      ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
     });
     const worker = createWorker({
       hub: options.hub,
@@ -109,6 +136,7 @@ program
       ...(options.token && { token: options.token }),
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
+      ...(options.inspect && { inspect: options.inspect as string }),
       log: (message) => logger.info(message),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
@@ -120,9 +148,15 @@ program
   .description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs')
   .addOption(portOption())
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .addOption(inspectOption("the demo hub's actors"))
   .addOption(logFormatOption())
   .action(async (options) => {
-    const demo = await runDemo({ port: options.port, host: options.host, logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const demo = await runDemo({
+      port: options.port,
+      host: options.host,
+      ...(options.inspect && { inspect: options.inspect as string }),
+      logger: commandLogger(options.logFormat as LogFormat | undefined),
+    });
     onShutdown(() => demo.close());
   });
 
@@ -146,6 +180,7 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
   return {
     ...(options.redis ? { redis: options.redis as string } : {}),
     ...(options.redisPrefix ? { redisPrefix: options.redisPrefix as string } : {}),
+    ...(options.inspect ? { inspect: options.inspect as string } : {}),
     port: options.port as number,
     host: options.host as string,
     bodyLimit: options.bodyLimit as number,

@@ -15,6 +15,8 @@ export interface DemoOptions {
   jobIntervalMs?: number;
   /** The hub's logger (see HubOptions). */
   logger?: Logger;
+  /** Relay the hub's actors to Stately's inspector at this URL (see HubOptions). */
+  inspect?: string;
 }
 
 export interface Demo {
@@ -29,6 +31,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
     host: options.host ?? '127.0.0.1',
     retention: { keepFinishedMs: 10 * 60_000 },
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.inspect ? { inspect: options.inspect } : {}),
   });
   const workers: Worker[] = [];
   for (let m = 1; m <= 2; m++) {

@@ -3,6 +3,7 @@
  * transaction, committed atomically with compare-and-set on each actor's seq and retried from
  * fresh reads when another step got there first.
  */
+import type { AnyStateMachine } from 'xstate';
 import { connectorMachine } from '../../machines/connector.js';
 import { jobMachine } from '../../machines/job.js';
 import { hostMachine } from '../../machines/machine.js';
@@ -69,6 +70,11 @@ export class ActorHost {
   /** The definition of the machine that makes `kind`'s records here (a connector's runs in its worker; this is the one shipped with the hub). */
   definition(kind: Kind): MachineDefinition | undefined {
     return this.env.steppers[kind]?.definition;
+  }
+
+  /** The machine that makes `kind`'s records here, for tools that show it (the Stately inspector relay). */
+  machine(kind: Kind): AnyStateMachine | undefined {
+    return this.env.steppers[kind]?.machine;
   }
 
   /** Performs a machine's named action (`abortWork`, `workerLost`...) inside the step that produced it. */

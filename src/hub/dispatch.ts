@@ -1,6 +1,7 @@
 /**
  * Dispatch: gives each idle connector of a worker connected to this hub the best pending job of
- * its type (priority, then age) whose requirements its worker meets.
+ * its type (priority, then age) whose requirements it meets: its worker's capabilities, with the
+ * connector's own (what its service offers, from its health checks) over them.
  *
  * Everything it knows comes from the log: a connector is free when its record is idle and no
  * job record names it as assigned or running. Claims are ordinary job transitions
@@ -42,6 +43,8 @@ interface KnownConnector {
   state: string;
   /** The job assigned to or running on it (or being claimed for it). */
   jobId: string | null;
+  /** What its service offers (its record's context), over its worker's capabilities. */
+  capabilities: Capabilities;
 }
 
 /** A job's hold on a connector, as of the job's record `seq`: older records of the job say nothing new. */
@@ -163,7 +166,7 @@ export class Dispatcher {
     if (record.removed) return;
     if (!connector) {
       const type = String(record.snapshot.context.type);
-      connector = { seq: record.seq, type, workerId: record.parentId ?? '', state: record.state, jobId: null };
+      connector = { seq: record.seq, type, workerId: record.parentId ?? '', state: record.state, jobId: null, capabilities: {} };
       this.connectors.set(record.id, connector);
       let ids = this.connectorsOf.get(connector.workerId);
       if (!ids) this.connectorsOf.set(connector.workerId, (ids = new Set()));
@@ -171,6 +174,7 @@ export class Dispatcher {
     }
     connector.seq = record.seq;
     connector.state = record.state;
+    connector.capabilities = connectorCapabilities(record);
     let idle = this.idle.get(connector.type);
     if (!idle) this.idle.set(connector.type, (idle = new Set()));
     if (record.state === 'idle') {
@@ -242,24 +246,29 @@ export class Dispatcher {
     }
   }
 
-  /** Gives jobs of `type` to its free connectors until one side runs out: per worker, one query and one commit. */
+  /**
+   * Gives jobs of `type` to its free connectors until one side runs out: per worker and set of
+   * connector capabilities (most often, per worker), one query and one commit.
+   */
   private async fill(type: string): Promise<void> {
-    const byWorker = new Map<string, string[]>();
+    const groups = new Map<string, { workerId: string; capabilities: Capabilities; connectorIds: string[] }>();
     for (const connectorId of this.idle.get(type) ?? []) {
       const connector = this.connectors.get(connectorId);
       if (!connector || !this.isFree(connector)) continue;
-      let ids = byWorker.get(connector.workerId);
-      if (!ids) byWorker.set(connector.workerId, (ids = []));
-      ids.push(connectorId);
+      const key = `${connector.workerId}\n${JSON.stringify(connector.capabilities)}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { workerId: connector.workerId, capabilities: connector.capabilities, connectorIds: [] }));
+      group.connectorIds.push(connectorId);
     }
-    for (const [workerId, connectorIds] of byWorker) await this.fillWorker(type, workerId, connectorIds);
+    for (const group of groups.values()) await this.fillWorker(type, group.workerId, group.capabilities, group.connectorIds);
   }
 
-  /** Claims the best matching pending jobs for a worker's free connectors of one type. */
-  private async fillWorker(type: string, workerId: string, connectorIds: string[]): Promise<void> {
+  /** Claims the best matching pending jobs for free connectors of one worker, one type and the same capabilities. */
+  private async fillWorker(type: string, workerId: string, connectorCapabilities: Capabilities, connectorIds: string[]): Promise<void> {
     const worker = this.workers.get(workerId);
     if (!worker?.link) return;
-    const accept = (requirements: Record<string, unknown>) => meetsRequirements(worker.capabilities, requirements as Capabilities);
+    const capabilities = { ...worker.capabilities, ...connectorCapabilities };
+    const accept = (requirements: Record<string, unknown>) => meetsRequirements(capabilities, requirements as Capabilities);
     for (let round = 0; round < 3; round++) {
       const free = connectorIds.filter((id) => {
         const connector = this.connectors.get(id);
@@ -318,6 +327,12 @@ export class Dispatcher {
       throw error;
     }
   }
+}
+
+/** A connector record's capabilities; none for records from before connectors had them. */
+function connectorCapabilities(record: ActorRecord): Capabilities {
+  const capabilities = record.snapshot.context.capabilities;
+  return capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities) ? (capabilities as Capabilities) : {};
 }
 
 /** What a worker is told about a job assigned to one of its connectors. */

@@ -23,6 +23,8 @@ import { Presence } from './presence.js';
 import { RETENTION_DEFAULTS, Retention, type RetentionOptions } from './retention.js';
 import { TimerLoop } from './timers.js';
 import { SocketRate } from './socket-rate.js';
+import { StatelyRelay } from './stately-relay.js';
+import { inspectorUrl } from '../stately-inspector.js';
 import { attachWorkerGateway } from './worker-gateway.js';
 
 export interface HubOptions {
@@ -65,6 +67,12 @@ export interface HubOptions {
   httpRateLimit?: number;
   /** Messages per second per socket (worker or monitor); 0 for no limit. Default 2,000. */
   socketRateLimit?: number;
+  /**
+   * A ws:// or wss:// URL: relay every actor to Stately's inspector there (usually the Node
+   * inspector server of `@statelyai/inspect`, default port 8080; see the README). An inspector
+   * that is away or slow never holds the hub up: its messages are dropped and counted. Default: off.
+   */
+  inspect?: string;
   /** Directory of the built monitor UI. Default: the package's dist/ui. */
   uiDir?: string;
   /**
@@ -93,6 +101,8 @@ const DEFAULT_UI_DIR = join(here, here.includes(`${sep}dist${sep}`) ? '../../ui'
 
 export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const listenHost = options.host ?? '127.0.0.1';
+  // A bad URL is refused before anything starts.
+  const inspectUrl = options.inspect === undefined ? undefined : inspectorUrl(options.inspect);
   const origins = new OriginPolicy(options.allowOrigins, isLoopback(listenHost));
   const baseLog = options.logger === false ? pino({ level: 'silent' }) : (options.logger ?? pino({ name: 'statehub' }));
   const log = baseLog.child({}, { serializers: { err: loggedError } });
@@ -179,6 +189,10 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const url = `http://${listenHost.includes(':') ? `[${listenHost}]` : listenHost}:${port}`;
   timers.start();
   retention.start();
+  const relay =
+    inspectUrl === undefined
+      ? undefined
+      : new StatelyRelay({ url: inspectUrl, feed, machineOf: (kind) => host.machine(kind), log: { info: (message) => log.info(message), warn: (message) => log.warn(message) }, onError });
   const exposed = !auth.enabled && !isLoopback(listenHost);
   log[exposed ? 'warn' : 'info'](
     { url, store: store.kind, auth: auth.enabled ? 'tokens' : 'open' },
@@ -195,6 +209,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     io,
     async close() {
       closing = true;
+      relay?.close();
       stopBroadcast();
       await timers.stop();
       await retention.stop();

@@ -1,19 +1,84 @@
 /** `simulation:2,http:1` -> connector implementations, for the command line. */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { ConnectorImplementation } from './connector.js';
-import { httpConnector } from './connectors/http.js';
-import { ollamaConnector } from './connectors/ollama.js';
-import { DEFAULT_OPENAI_URL, openaiConnector } from './connectors/openai.js';
+import { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
+import { ollamaConnector, type OllamaConnectorOptions } from './connectors/ollama.js';
+import { DEFAULT_OPENAI_URL, openaiConnector, type OpenAIConnectorOptions } from './connectors/openai.js';
 import { simulationConnector } from './connectors/simulation.js';
 
 export interface SpecOptions {
   httpUrl?: string;
   httpHealthUrl?: string;
+  /** `--http-async`: the service takes jobs for later; their outcome comes by `poll` or `callback`. */
+  httpAsync?: 'poll' | 'callback';
+  httpStatusUrl?: string;
+  httpCancelUrl?: string;
+  httpCallbackUrl?: string;
+  httpCallbackPort?: number;
   /** Base URL of an OpenAI-compatible API; default OpenAI's own. */
   openaiUrl?: string;
   /** Its API key. */
   openaiKey?: string;
   /** Default http://127.0.0.1:11434. */
   ollamaUrl?: string;
+  /** Settings by connector type, from `--connector-config FILE`; flags given win over them. */
+  config?: ConnectorConfig;
+}
+
+const template = z.string().min(1).max(2_000);
+const httpConfigSchema = z.strictObject({
+  url: z.url().optional(),
+  healthUrl: z.url().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  healthIntervalMs: z.number().int().min(100).nullable().optional(),
+  healthTimeoutMs: z.number().int().min(1).optional(),
+  restartDelayMs: z.number().int().min(1).optional(),
+  async: z
+    .strictObject({
+      mode: z.enum(['poll', 'callback']),
+      statusUrl: template.optional(),
+      cancelUrl: template.optional(),
+      pollIntervalMs: z.number().int().min(10).optional(),
+      fields: z.record(z.enum(['id', 'status', 'progress', 'result', 'error', 'statusUrl', 'callbackUrl']), z.string().min(1)).optional(),
+      progressScale: z.union([z.literal(100), z.literal(1)]).optional(),
+      doneStatuses: z.array(z.string()).min(1).optional(),
+      failedStatuses: z.array(z.string()).min(1).optional(),
+      callback: z.strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65_535).optional(), publicUrl: z.url().optional() }).optional(),
+    })
+    .optional(),
+});
+
+/** The openai and ollama connectors' settings; their API key stays out of files (--openai-key or OPENAI_API_KEY). */
+const serviceConfigSchema = z.strictObject({
+  url: z.url().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  healthIntervalMs: z.number().int().min(100).nullable().optional(),
+  healthTimeoutMs: z.number().int().min(1).optional(),
+  idleTimeoutMs: z.number().int().min(1).optional(),
+  rateLimitWaitMs: z.number().int().min(0).optional(),
+  restartDelayMs: z.number().int().min(1).optional(),
+});
+
+/** What `--connector-config FILE` holds: settings by connector type. */
+export const connectorConfigSchema = z.strictObject({
+  http: httpConfigSchema.optional(),
+  openai: serviceConfigSchema.extend({ pollIntervalMs: z.number().int().min(10).optional() }).optional(),
+  ollama: serviceConfigSchema.optional(),
+});
+export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
+
+/** Reads and checks a connector config file; throws an Error saying what is wrong with it. */
+export function readConnectorConfig(path: string): ConnectorConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read the connector config ${path}: ${(error as Error).message}`);
+  }
+  const parsed = connectorConfigSchema.safeParse(value);
+  if (!parsed.success) throw new Error(`the connector config ${path} is not valid: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }
 
 const BUILT_IN = ['simulation', 'http', 'openai', 'ollama'] as const;
@@ -37,21 +102,43 @@ function builtIn(type: string, options: SpecOptions): ConnectorImplementation {
     case 'simulation':
       return simulationConnector();
     case 'http':
-      if (!options.httpUrl) throw new Error('http connectors need --http-url (where jobs are POSTed)');
-      return httpConnector({ url: options.httpUrl, ...(options.httpHealthUrl ? { healthUrl: options.httpHealthUrl } : {}) });
+      return httpConnector(httpOptions(options));
     case 'openai':
       return openaiConnector(openaiOptions(options));
     case 'ollama':
-      return ollamaConnector(options.ollamaUrl ? { url: options.ollamaUrl } : {});
+      return ollamaConnector(ollamaOptions(options));
     default:
       throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN.join(', ')}`);
   }
 }
 
-/** OpenAI's own API needs a key; another OpenAI-compatible server (given with --openai-url) may not. */
-function openaiOptions({ openaiUrl, openaiKey }: SpecOptions) {
-  if (!openaiKey && (!openaiUrl || new URL(openaiUrl).origin === new URL(DEFAULT_OPENAI_URL).origin)) {
+/** The http connector's settings: the config file's, with the flags given over them. */
+function httpOptions(options: SpecOptions): HttpConnectorOptions {
+  const file = options.config?.http ?? {};
+  const url = options.httpUrl ?? file.url;
+  if (!url) throw new Error('http connectors need --http-url (where jobs are POSTed), or "url" in the http section of --connector-config');
+  const mode = options.httpAsync ?? file.async?.mode;
+  const callback = { ...file.async?.callback, ...(options.httpCallbackUrl ? { publicUrl: options.httpCallbackUrl } : {}), ...(options.httpCallbackPort === undefined ? {} : { port: options.httpCallbackPort }) };
+  const async = mode && {
+    ...file.async,
+    mode,
+    ...(options.httpStatusUrl ? { statusUrl: options.httpStatusUrl } : {}),
+    ...(options.httpCancelUrl ? { cancelUrl: options.httpCancelUrl } : {}),
+    ...(Object.keys(callback).length > 0 ? { callback } : {}),
+  };
+  const { async: _async, ...rest } = file;
+  return { ...rest, url, ...(options.httpHealthUrl ? { healthUrl: options.httpHealthUrl } : {}), ...(async ? { async } : {}) } as HttpConnectorOptions;
+}
+
+/** The openai connector's settings: the config file's, the flags over them. OpenAI's own API needs a key; another OpenAI-compatible server may not. */
+function openaiOptions(options: SpecOptions): OpenAIConnectorOptions {
+  const url = options.openaiUrl ?? options.config?.openai?.url;
+  if (!options.openaiKey && new URL(url ?? DEFAULT_OPENAI_URL).origin === new URL(DEFAULT_OPENAI_URL).origin) {
     throw new Error('openai connectors need an API key: --openai-key or OPENAI_API_KEY (or --openai-url for a server that needs none)');
   }
-  return { ...(openaiUrl ? { url: openaiUrl } : {}), ...(openaiKey ? { key: openaiKey } : {}) };
+  return { ...options.config?.openai, ...(url ? { url } : {}), ...(options.openaiKey ? { key: options.openaiKey } : {}) };
+}
+
+function ollamaOptions(options: SpecOptions): OllamaConnectorOptions {
+  return { ...options.config?.ollama, ...(options.ollamaUrl ? { url: options.ollamaUrl } : {}) };
 }

@@ -19,6 +19,7 @@ import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, t
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
 /** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
@@ -40,6 +41,12 @@ export interface WorkerOptions {
   progressIntervalMs?: number;
   /** Where the worker says what happens. Default: nothing. */
   log?: (message: string) => void;
+  /**
+   * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
+   * inspector there, as XState actors do, with session ids scoped by this worker's id. An
+   * inspector that is away or slow never holds the worker up. Default: off.
+   */
+  inspect?: string;
 }
 
 export interface Worker {
@@ -70,6 +77,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Jobs finished here whose outcome the hub has not taken yet: the worker still holds them. */
   const outcomes = new Map<string, Outcome>();
   const connectors = new Map<string, ConnectorActor>();
+  // Each connection starts blank: it is told every connector as it is now.
+  const inspector =
+    options.inspect === undefined
+      ? undefined
+      : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
   /** The event that made each connector's current snapshot: recorded with it by the hub. */
@@ -190,6 +202,8 @@ export function createWorker(options: WorkerOptions): Worker {
       },
       // Snapshots are reported from here, where XState says which event made each one.
       inspect: (inspection) => {
+        // Every actor of the connector's system (it and what it invokes) passes here.
+        inspector?.inspect.next?.(inspection);
         if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
         causes.set(connectorId, inspection.event);
         reportConnector(connectorId);
@@ -363,6 +377,7 @@ export function createWorker(options: WorkerOptions): Worker {
   socket.on('job:abort', ({ jobId, reason }: Abort) => drop(jobId, reason));
 
   socket.connect();
+  inspector?.connect();
 
   return {
     id,
@@ -390,6 +405,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Closing the connection itself is what tells the hub this worker left (not a cut).
       socket.disconnect();
       for (const actor of connectors.values()) actor.stop();
+      inspector?.close();
     },
   };
 }

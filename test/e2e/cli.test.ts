@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
+import { inspectorReceiver } from '../helpers/inspector-receiver.js';
 import { freePort, startRedisServer } from '../helpers/redis.js';
 
 describe('statehub submit', () => {
@@ -91,6 +92,36 @@ describe('statehub hub and worker', () => {
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+
+    writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
+    const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
+    expect(await config.exited()).toBe(1);
+    expect(config.output()).toMatch(/the connector config .*connectors\.json is not valid:[\s\S]*async\.mode/);
+
+    const mode = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--http-url', 'http://127.0.0.1:1/jobs', '--http-async', 'later']);
+    expect(await mode.exited()).toBe(1);
+    expect(mode.output()).toMatch(/--http-async.*Allowed choices are poll, callback/);
+
+    const inspect = statehub(['hub', '--port', '0', '--inspect', 'http://localhost:8080']);
+    expect(await inspect.exited()).toBe(1);
+    expect(inspect.output()).toMatch(/"http:\/\/localhost:8080" is not a ws:\/\/ or wss:\/\/ URL/);
+
+    const workerInspect = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'simulation:1', '--inspect', 'nowhere']);
+    expect(await workerInspect.exited()).toBe(1);
+    expect(workerInspect.output()).toMatch(/"nowhere" is not a URL; the Stately inspector is reached at a ws:\/\/ or wss:\/\/ URL/);
+  });
+
+  it("--inspect relays to Stately's inspector at its URL, or at ws://localhost:8080 when given alone", async () => {
+    const receiver = await inspectorReceiver();
+    const { url } = await hubProcess(['--inspect', receiver.url]);
+    await workerProcess(url, ['--connectors', 'simulation:1', '--machine', 'cli-machine', '--inspect', receiver.url]);
+    // The hub's record of the machine, and the worker's live connector actor, named by its id.
+    await receiver.until(() => receiver.messages.some((message) => message.type === '@xstate.actor' && message.sessionId === 'cli-machine'), 'the machine told by the hub');
+    await receiver.until(() => receiver.messages.some((message) => message.type === '@xstate.actor' && /^cli-machine-\d+:x:\d+$/.test(message.sessionId)), 'a connector told by the worker');
+
+    // Whether or not something listens on 8080 here, the hub says where it sends.
+    const { hub } = await hubProcess(['--inspect']);
+    await hub.waitFor(/Stately inspector at ws:\/\/localhost:8080\//);
   });
 
   it('logs readable lines on a terminal or with --log-format pretty, JSON lines when piped or with --log-format json', async () => {

@@ -8,3 +8,8 @@ it('shows the transition-sequence example exactly as it runs', () => {
   const example = readFileSync(new URL('./transition-sequence.test.ts', import.meta.url), 'utf8');
   expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
 });
+
+it('shows the connector example exactly as it runs', () => {
+  const example = readFileSync(new URL('./connector.test.ts', import.meta.url), 'utf8');
+  expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+});

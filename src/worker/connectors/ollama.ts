@@ -36,7 +36,6 @@ import {
   serviceSettings,
   startAttempt,
   type Attempt,
-  type HealthWithCapabilities,
   type ServiceConnectorOptions,
   type ServiceSettings,
 } from './service-http.js';
@@ -57,8 +56,7 @@ export function ollamaConnector(options: OllamaConnectorOptions = {}): Connector
     ...connectorIdentity(options, { type: 'ollama', healthIntervalMs: 30_000 }),
     async checkHealth(signal) {
       const { latencyMs } = await healthGet(`${settings.url}/api/version`, settings, signal);
-      const report: HealthWithCapabilities = { latencyMs, capabilities: { models: await installedModels(settings, signal) } };
-      return report;
+      return { latencyMs, capabilities: { models: await installedModels(settings, signal) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);

@@ -42,7 +42,6 @@ import {
   serviceSettings,
   startAttempt,
   type Attempt,
-  type HealthWithCapabilities,
   type ServiceConnectorOptions,
   type ServiceSettings,
 } from './service-http.js';
@@ -66,8 +65,7 @@ export function openaiConnector(options: OpenAIConnectorOptions = {}): Connector
     ...connectorIdentity(options, { type: 'openai', healthIntervalMs: 60_000 }),
     async checkHealth(signal) {
       const { json, latencyMs } = await healthGet(`${settings.url}/models`, settings, signal);
-      const report: HealthWithCapabilities = { latencyMs, capabilities: { models: modelIds(json) } };
-      return report;
+      return { latencyMs, capabilities: { models: modelIds(json) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);

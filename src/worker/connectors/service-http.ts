@@ -29,7 +29,6 @@
  * ordinary failure, and the job is retried after its own backoff.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HealthReport } from '../../../machines/connector.js';
 import type { Json } from '../../../machines/json.js';
 import { z } from 'zod';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
@@ -66,13 +65,6 @@ export interface ServiceSettings {
   idleTimeoutMs: number;
   rateLimitWaitMs: number;
 }
-
-/**
- * A health report that also says what the service offers (e.g. its models), matched against job
- * requirements. Spelled out here until `HealthReport.capabilities` (being added on main) lands;
- * then it is HealthReport itself.
- */
-export type HealthWithCapabilities = HealthReport & { capabilities: Record<string, Json> };
 
 export function serviceSettings(options: ServiceConnectorOptions, defaultUrl: string): ServiceSettings {
   return {
