@@ -2,7 +2,8 @@
 import type { ActorRecord, Hub } from 'statehub';
 import type { ConnectorImplementation } from 'statehub/worker';
 import type { HubRecording } from 'statehub/testing';
-import { api, testHub, testRecording, testWorker } from './hub.js';
+import type { FakeServer, Pause } from './fake-service.js';
+import { api, submit, testHub, testRecording, testWorker } from './hub.js';
 
 export const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
 
@@ -11,6 +12,11 @@ export async function hubWithConnector(connector: ConnectorImplementation): Prom
   const recording = await testRecording(hub);
   await testWorker(hub, { id: 'service-worker', simulations: 0, connectors: [connector] });
   return { hub, recording };
+}
+
+/** Waits for the job to complete and gives its result. */
+export async function resultOf(recording: HubRecording, jobId: string): Promise<any> {
+  return context(await recording.waitFor(jobId, 'completed')).result;
 }
 
 /** The progress messages the job's records carried, in order, repeats dropped. */
@@ -38,4 +44,25 @@ export async function cancelJob(hub: Hub, jobId: string): Promise<void> {
 export async function expectStates(recording: HubRecording, id: string, sequence: string): Promise<void> {
   await recording.until(() => recording.states(id).join(' > ') === sequence, `${id} to go ${sequence}`).catch(() => {});
   recording.expect(id, sequence);
+}
+
+/** While `pause` holds the job's stream: waits for its progress report saying `message`, lets the stream go on, and gives the percent reported with it. */
+export async function progressWhilePaused(recording: HubRecording, jobId: string, pause: Pause, message: string): Promise<number> {
+  await pause.reached;
+  const record = await recording.waitFor(jobId, (candidate) => context(candidate).progressMessage === message);
+  pause.release();
+  return context(record).progress as number;
+}
+
+/** Submits `job`, cancels it once its stream is paused after a token, and waits until the service saw its request (`METHOD /path`) dropped; gives the job's id. */
+export async function cancelMidStream(service: FakeServer, hub: Hub, recording: HubRecording, job: Record<string, unknown>, route: string): Promise<string> {
+  const paused = service.pause(1);
+  const { id } = await submit(hub, job);
+  await paused.reached;
+  await recording.waitFor(id, 'running');
+  await cancelJob(hub, id);
+  await service.until(() => service.requests.some((request) => `${request.method} ${request.path}` === route && request.abandoned), `${route} to be dropped`);
+  await recording.waitFor(id, 'cancelled');
+  paused.release();
+  return id;
 }

@@ -6,11 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { openaiConnector, type OpenAIConnectorOptions } from 'statehub/worker';
 import { submit } from '../helpers/hub.js';
 import { startOpenAIService, type OpenAIService } from '../helpers/openai-service.js';
-import { cancelJob, context, expectStates, hubWithConnector, progressMessages, recordIn } from '../helpers/service-connectors.js';
+import { cancelJob, cancelMidStream, context, expectStates, hubWithConnector, progressMessages, progressWhilePaused, recordIn, resultOf } from '../helpers/service-connectors.js';
 import { statehub } from '../helpers/cli.js';
 
 const CONNECTOR = 'openai-1';
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] };
+/** What every chat result of the fake service starts with. */
+const COMPLETION = { id: 'chatcmpl-1', model: 'gpt-4o-mini' };
 
 /** A hub whose worker runs one openai connector on `service`, restarting quickly after a fault. */
 async function setup(service: OpenAIService, options: OpenAIConnectorOptions = {}) {
@@ -37,19 +39,9 @@ describe('the openai connector: chat', () => {
     const paused = service.pause(2);
 
     const job = await submit(hub, { type: 'openai', payload: { operation: 'chat', body: { ...CHAT, max_tokens: 3 } } });
-    await paused.reached;
-    const midway = await recording.waitFor(job.id, (record) => context(record).progressMessage === '2 of 3 tokens');
-    expect(context(midway).progress).toBe(66);
-    paused.release();
+    expect(await progressWhilePaused(recording, job.id, paused, '2 of 3 tokens')).toBe(66);
 
-    const done = await recording.waitFor(job.id, 'completed');
-    expect(context(done).result).toEqual({
-      id: 'chatcmpl-1',
-      model: 'gpt-4o-mini',
-      text: 'Hello, world',
-      finishReason: 'length',
-      usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 },
-    });
+    expect(await resultOf(recording, job.id)).toEqual({ ...COMPLETION, text: 'Hello, world', finishReason: 'length', usage: { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 } });
     recording.expect(job.id, 'pending > assigned > running > completed');
     await expectStates(recording, CONNECTOR, 'starting > idle > active > idle');
 
@@ -65,15 +57,10 @@ describe('the openai connector: chat', () => {
     const paused = service.pause(2);
 
     const job = await submit(hub, { type: 'openai', payload: { operation: 'chat', body: { ...CHAT, stream_options: { include_usage: false } } } });
-    await paused.reached;
-    const midway = await recording.waitFor(job.id, (record) => context(record).progressMessage === '2 tokens');
-    expect(context(midway).progress).toBe(0);
-    paused.release();
+    expect(await progressWhilePaused(recording, job.id, paused, '2 tokens')).toBe(0);
 
-    const done = await recording.waitFor(job.id, 'completed');
-    expect(context(done).result).toEqual({
-      id: 'chatcmpl-1',
-      model: 'gpt-4o-mini',
+    expect(await resultOf(recording, job.id)).toEqual({
+      ...COMPLETION,
       text: '',
       finishReason: 'tool_calls',
       toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
@@ -91,7 +78,7 @@ describe('the openai connector: chat', () => {
     expect(context(retrying).error.message).toMatch(/the chat stream ended with an error: The server had an error while processing your request\./);
     service.streamError = undefined;
 
-    expect(context(await recording.waitFor(job.id, 'completed')).result.text).toBe('Hello, world!');
+    expect((await resultOf(recording, job.id)).text).toBe('Hello, world!');
     recording.expect(job.id, 'pending > assigned > running > retrying > pending > assigned > running > completed');
     await expectStates(recording, CONNECTOR, 'starting > idle > active > idle > active > idle');
   });
@@ -102,8 +89,7 @@ describe('the openai connector: images and background responses', () => {
     const { service, hub, recording } = await ready();
     const body = { model: 'gpt-image-1', prompt: 'a lighthouse at dusk', n: 2, size: '1024x1024' };
     const job = await submit(hub, { type: 'openai', payload: { operation: 'images', body } });
-    const done = await recording.waitFor(job.id, 'completed');
-    expect(context(done).result).toEqual({
+    expect(await resultOf(recording, job.id)).toEqual({
       created: 1_700_000_000,
       data: [
         { url: 'https://images.test/1.png', revised_prompt: 'a lighthouse at dusk' },
@@ -135,7 +121,7 @@ describe('the openai connector: images and background responses', () => {
     const { service, hub, recording } = await ready();
     service.responseOutcome = 'incomplete';
     const cut = await submit(hub, { type: 'openai', payload: { operation: 'responses', body: { model: 'o4-mini', input: 'x', max_output_tokens: 4 } } });
-    expect(context(await recording.waitFor(cut.id, 'completed')).result).toMatchObject({ status: 'incomplete', text: 'Otters in space.', incompleteDetails: { reason: 'max_output_tokens' } });
+    expect(await resultOf(recording, cut.id)).toMatchObject({ status: 'incomplete', text: 'Otters in space.', incompleteDetails: { reason: 'max_output_tokens' } });
 
     service.responseOutcome = 'failed';
     const flagged = await submit(hub, { type: 'openai', maxAttempts: 3, payload: { operation: 'responses', body: { model: 'o4-mini', input: 'x' } } });
@@ -148,17 +134,9 @@ describe('the openai connector: images and background responses', () => {
 describe('the openai connector: cancel', () => {
   it('aborts a streaming chat when its job is cancelled: the request is dropped and the connector is idle again', async () => {
     const { service, hub, recording } = await ready();
-    const paused = service.pause(1);
-    const job = await submit(hub, { type: 'openai', payload: { operation: 'chat', body: CHAT } });
-    await paused.reached;
-    await recording.waitFor(job.id, 'running');
-
-    await cancelJob(hub, job.id);
-    await service.until(() => requestsTo(service, 'POST /v1/chat/completions')[0]?.abandoned === true, 'the chat request to be dropped');
-    await recording.waitFor(job.id, 'cancelled');
-    recording.expect(job.id, 'pending > assigned > running > cancelled');
+    const jobId = await cancelMidStream(service, hub, recording, { type: 'openai', payload: { operation: 'chat', body: CHAT } }, 'POST /v1/chat/completions');
+    recording.expect(jobId, 'pending > assigned > running > cancelled');
     await expectStates(recording, CONNECTOR, 'starting > idle > active > idle');
-    paused.release();
   });
 
   it('cancels a background response on the service when its job is cancelled', async () => {
@@ -303,7 +281,7 @@ describe('the openai connector: failures', () => {
     await slow.reached;
     await recording.waitFor(job.id, 'running');
     slow.release();
-    expect(context(await recording.waitFor(job.id, 'completed')).result.text).toBe('Hello, world!');
+    expect((await resultOf(recording, job.id)).text).toBe('Hello, world!');
 
     const silent = service.pause('before-headers');
     const stuck = await submit(hub, { type: 'openai', backoffMs: 10, payload: { operation: 'chat', body: CHAT } });

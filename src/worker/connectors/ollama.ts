@@ -29,16 +29,7 @@
 import { z } from 'zod';
 import type { Json } from '../../../machines/json.js';
 import { ServiceError, type ConnectorImplementation } from '../connector.js';
-import {
-  connectorIdentity,
-  healthGet,
-  readOperation,
-  serviceSettings,
-  startAttempt,
-  type Attempt,
-  type ServiceConnectorOptions,
-  type ServiceSettings,
-} from './service-http.js';
+import { connectorIdentity, healthGet, readOperation, serviceSettings, startAttempt, type Attempt, type ServiceConnectorOptions, type ServiceSettings } from './service-http.js';
 import { jsonLines, tokenLimit, tokenProgress } from './streams.js';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';

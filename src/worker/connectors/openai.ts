@@ -33,18 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation } from '../connector.js';
-import {
-  apiError,
-  callService,
-  connectorIdentity,
-  healthGet,
-  readOperation,
-  serviceSettings,
-  startAttempt,
-  type Attempt,
-  type ServiceConnectorOptions,
-  type ServiceSettings,
-} from './service-http.js';
+import { apiError, callService, connectorIdentity, healthGet, readOperation, serviceSettings, startAttempt, type Attempt, type ServiceConnectorOptions, type ServiceSettings } from './service-http.js';
 import { parseStreamed, serverSentEvents, tokenLimit, tokenProgress } from './streams.js';
 
 export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
