@@ -72,8 +72,8 @@ describe('retryAfterMs', () => {
 
 describe('apiError', () => {
   it('reads OpenAI\'s and Ollama\'s error bodies', () => {
-    expect(apiError('{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}')).toEqual({ message: 'Rate limit reached', code: 'rate_limit_exceeded' });
-    expect(apiError('{"error":{"message":"quota","type":"insufficient_quota","code":null}}')).toEqual({ message: 'quota', code: 'insufficient_quota' });
+    expect(apiError('{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}')).toEqual({ message: 'Rate limit reached', code: 'rate_limit_exceeded', type: 'requests' });
+    expect(apiError('{"error":{"message":"quota","type":"insufficient_quota","code":null}}')).toEqual({ message: 'quota', type: 'insufficient_quota' });
     expect(apiError('{"error":"model \'x\' not found"}')).toEqual({ message: "model 'x' not found" });
     expect(apiError('<html>Bad Gateway</html>')).toBeUndefined();
   });

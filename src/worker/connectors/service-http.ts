@@ -3,18 +3,19 @@
  * JSON in, JSON or a stream out, and every way a call can go wrong turned into what the job and
  * the connector should do about it (machines/connector.ts):
  *
- * | what happened                          | thrown                                   | job                  | connector |
- * | -------------------------------------- | ---------------------------------------- | -------------------- | --------- |
- * | 401, 403 (key refused)                 | PermanentError `auth`, serviceFault      | fails at once        | error     |
- * | 429 with code `insufficient_quota`     | PermanentError `quota`, serviceFault     | fails at once        | error     |
- * | 429 (rate limited)                     | waits `Retry-After`, tries again; beyond the attempt's budget an Error `rate_limited` | retried after its backoff | idle |
- * | 408, 409                               | Error                                    | retried              | idle      |
- * | other 4xx                              | PermanentError `bad_input`, the API's message | fails at once   | idle      |
- * | 5xx, unreachable, cut off, silent      | ServiceError                             | retried              | error     |
+ * | what happened                            | thrown                                         | job                    | connector |
+ * | ---------------------------------------- | ---------------------------------------------- | ---------------------- | --------- |
+ * | 401, 403 (key refused)                   | PermanentError `auth`, serviceFault            | fails at once          | error     |
+ * | 429 `insufficient_quota` (code or type)  | PermanentError `quota`, serviceFault           | fails at once          | error     |
+ * | 429, its wait within the attempt's budget | (waits `Retry-After`, then calls again)        | still running          | stays     |
+ * | 429, its wait beyond the budget          | Error `rate_limited`                           | retried (its backoff)  | stays     |
+ * | 408, 409                                 | Error                                          | retried                | stays     |
+ * | other 4xx                                | PermanentError `bad_input`, the API's message  | fails at once          | stays     |
+ * | 5xx, unreachable, cut off, silent        | ServiceError                                   | retried                | error     |
  *
  * Error bodies are read the way both APIs document them: OpenAI's `{ error: { message, type,
  * code } }` (https://platform.openai.com/docs/guides/error-codes) and Ollama's `{ error: "..." }`
- * (https://github.com/ollama/ollama/blob/main/docs/api.md, "Errors"). Messages name the method
+ * (https://docs.ollama.com/api/errors). Messages name the method
  * and URL, never the key or the request body.
  *
  * Why a 429 is waited out here rather than by the job's backoff: the job machine retries after
@@ -264,15 +265,16 @@ function statusFailure(response: Response, text: string, what: string): Error {
   const api = apiError(text) ?? { message: text.trim().slice(0, 500) || response.statusText };
   const message = `${api.message} (${status} from ${what})`;
   if (status === 401 || status === 403) return new PermanentError(message, { code: 'auth', serviceFault: true });
-  if (status === 429 && api.code === 'insufficient_quota') return new PermanentError(message, { code: 'quota', serviceFault: true });
+  // OpenAI's billing errors say so in the code, or only in the type (https://platform.openai.com/docs/guides/error-codes).
+  if (status === 429 && (api.code === 'insufficient_quota' || api.type === 'insufficient_quota')) return new PermanentError(message, { code: 'quota', serviceFault: true });
   if (status === 429) return new RateLimited(message, retryAfterMs(response.headers));
   if (status === 408 || status === 409) return new Error(message);
   if (status < 500) return new PermanentError(message, { code: 'bad_input' });
   return new ServiceError(message);
 }
 
-/** The message (and code) of an error body as OpenAI (`{ error: { message, code, type } }`) or Ollama (`{ error: "..." }`) send it. */
-export function apiError(text: string): { message: string; code?: string } | undefined {
+/** The message, code and type of an error body as OpenAI (`{ error: { message, code, type } }`) or Ollama (`{ error: "..." }`) send it. */
+export function apiError(text: string): { message: string; code?: string; type?: string } | undefined {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -283,8 +285,11 @@ export function apiError(text: string): { message: string; code?: string } | und
   if (typeof error === 'string') return { message: error };
   if (!error || typeof error !== 'object') return undefined;
   const { message, code, type } = error as { message?: unknown; code?: unknown; type?: unknown };
-  const name = typeof code === 'string' ? code : typeof type === 'string' ? type : undefined;
-  return { message: typeof message === 'string' ? message : JSON.stringify(error), ...(name === undefined ? {} : { code: name }) };
+  return {
+    message: typeof message === 'string' ? message : JSON.stringify(error),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof type === 'string' ? { type } : {}),
+  };
 }
 
 function coded<T extends Error>(error: T, code: string | undefined): T {
