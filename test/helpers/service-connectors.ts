@@ -7,8 +7,15 @@ import { api, submit, testHub, testRecording, testWorker } from './hub.js';
 
 export const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
 
+/**
+ * The product's heartbeat window rather than the fast one of other tests: these tests are about
+ * the service, and a worker that misses a 300 ms window on a busy machine turns stale and
+ * changes the sequences they assert.
+ */
+export const SERVICE_TEST_TIMINGS = { heartbeatMs: 100, staleAfterMs: 3_000, offlineAfterMs: 10_000 };
+
 export async function hubWithConnector(connector: ConnectorImplementation): Promise<{ hub: Hub; recording: HubRecording }> {
-  const hub = await testHub();
+  const hub = await testHub({ timings: SERVICE_TEST_TIMINGS });
   const recording = await testRecording(hub);
   await testWorker(hub, { id: 'service-worker', simulations: 0, connectors: [connector] });
   return { hub, recording };

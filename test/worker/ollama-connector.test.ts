@@ -7,7 +7,7 @@ import { ollamaConnector, type OllamaConnectorOptions } from 'statehub/worker';
 import { statehub } from '../helpers/cli.js';
 import { api, submit, testHub, testRecording } from '../helpers/hub.js';
 import { startOllamaService, type OllamaService } from '../helpers/ollama-service.js';
-import { cancelMidStream, context, expectStates, hubWithConnector, progressMessages, progressWhilePaused, recordIn, resultOf } from '../helpers/service-connectors.js';
+import { SERVICE_TEST_TIMINGS, cancelMidStream, context, expectStates, hubWithConnector, progressMessages, progressWhilePaused, recordIn, resultOf } from '../helpers/service-connectors.js';
 
 const CONNECTOR = 'ollama-1';
 
@@ -164,7 +164,7 @@ describe('the ollama connector: failures and cancel', () => {
 describe('the ollama connector from the command line', () => {
   it('runs in a worker process given --ollama-url', async () => {
     const service = await startOllamaService();
-    const hub = await testHub();
+    const hub = await testHub({ timings: SERVICE_TEST_TIMINGS });
     const recording = await testRecording(hub);
     statehub(['worker', '--hub', hub.url, '--connectors', 'ollama:1', '--ollama-url', service.origin, '--id', 'cli-worker']);
     await recording.waitFor('cli-worker/ollama-1', 'idle', { timeoutMs: 20_000 });
