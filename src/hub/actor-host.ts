@@ -21,6 +21,8 @@ import { Transaction, type Effect, type TransactionEnv } from './transaction.js'
 export type BeforeCommit = (tx: Transaction) => Promise<void>;
 
 const MAX_ATTEMPTS = 20;
+/** Versions of worker-declared definitions kept (a fleet runs a handful of builds at once). */
+const MAX_DECLARED = 32;
 /** Steps made again only to be stamped later: each is cheap (no store read), but not endless. */
 const MAX_RESTAMPS = 100;
 
@@ -45,6 +47,8 @@ export class ActorHost {
   private readonly timerListeners = new Set<(dueAt: number) => void>();
   /** The latest time a commit of this hub was stamped with. */
   private lastSent = 0;
+  /** Definitions workers declared, by version, oldest first. */
+  private readonly declared = new Map<string, { kind: Kind; definition: MachineDefinition }>();
 
   constructor(
     readonly store: Store,
@@ -67,9 +71,24 @@ export class ActorHost {
     };
   }
 
-  /** The definition of the machine that makes `kind`'s records here (a connector's runs in its worker; this is the one shipped with the hub). */
-  definition(kind: Kind): MachineDefinition | undefined {
-    return this.env.steppers[kind]?.definition;
+  /**
+   * The definition of the machine that makes `kind`'s records: by default the one this hub runs
+   * (for connectors, the one shipped with it); with `version`, that version, if this hub runs it
+   * or a worker registered here declared it.
+   */
+  definition(kind: Kind, version?: string): MachineDefinition | undefined {
+    const own = this.env.steppers[kind]?.definition;
+    if (version === undefined || own?.version === version) return own;
+    const declared = this.declared.get(version);
+    return declared?.kind === kind ? declared.definition : undefined;
+  }
+
+  /** A definition a worker runs (its connector machine), kept so charts of its records can be drawn; the oldest go past MAX_DECLARED. */
+  declare(kind: Kind, definition: MachineDefinition): void {
+    if (this.env.steppers[kind]?.definition.version === definition.version) return;
+    this.declared.delete(definition.version);
+    this.declared.set(definition.version, { kind, definition });
+    if (this.declared.size > MAX_DECLARED) this.declared.delete(this.declared.keys().next().value as string);
   }
 
   /** The machine that makes `kind`'s records here, for tools that show it (the Stately inspector relay). */

@@ -161,12 +161,15 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/api/machines/:kind', { onRequest: allow('read') }, async (request) => {
     const { kind } = parseInput(kindParams, request.params, 'machine kind');
     const { version } = parseInput(machineQuery, request.query, 'query');
-    const definition = deps.host.definition(kind);
-    if (!definition) throw new HubError('not_found', `no machine makes ${kind} records in this hub yet`);
-    if (version !== undefined && version !== definition.version) {
-      throw new HubError('not_found', `this hub runs ${kind} version ${definition.version}, not ${version}: the record came from another build`, { version: definition.version });
-    }
-    return { kind, ...definition };
+    const definition = deps.host.definition(kind, version);
+    if (definition) return { kind, ...definition };
+    const own = deps.host.definition(kind);
+    if (!own) throw new HubError('not_found', `no machine makes ${kind} records in this hub yet`);
+    throw new HubError(
+      'not_found',
+      `this hub runs ${kind} version ${own.version} and knows no ${version}: the record came from another build (a worker declares its connector machine to the hub it registers with)`,
+      { version: own.version },
+    );
   });
 
   app.get('/api/throughput', { onRequest: allow('read') }, async () => deps.metrics.throughput());

@@ -58,6 +58,7 @@ export class Presence {
    * another machine; `bad_request` for ids used twice in the registration.
    */
   async register(registration: Register): Promise<Registered> {
+    if (registration.connectorMachine) this.host.declare('connector', registration.connectorMachine);
     const { value } = await this.host.run(async (tx) => {
       await this.checkIds(tx, registration);
       const { workerId, machineId } = registration;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MAX_ERROR_CODE, MAX_ERROR_MESSAGE, type Json } from '../../machines/json.js';
 import { idSchema } from './ids.js';
 import { jobTypeSchema } from './jobs.js';
+import { machineDefinitionSchema } from './definition-schema.js';
 import type { PersistedSnapshot } from './record.js';
 
 // Socket.IO delivers JSON-decoded values; results are JSON by construction.
@@ -37,6 +38,8 @@ export const registerSchema = z.strictObject({
   resume: z.strictObject({ sessionId: z.string().min(1).max(200), jobs: z.array(heldJobSchema).max(10_000) }).optional(),
   /** The worker was draining: it stays so in the session this registration opens or resumes. */
   draining: z.boolean().optional(),
+  /** The connector machine this worker runs, when it may not be the hub's (another build): served by `GET /api/machines/connector?version=`. */
+  connectorMachine: machineDefinitionSchema.optional(),
 });
 export type Register = z.output<typeof registerSchema>;
 

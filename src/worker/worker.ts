@@ -22,8 +22,9 @@ import { tooLarge } from '../protocol/sizes.js';
 import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
-/** The connector machine's version, told to the hub with every snapshot (implementations are provided, the definition is not changed). */
-const CONNECTOR_VERSION = describeMachine(connectorMachine).version;
+/** The connector machine as this worker runs it (implementations are provided, the definition is not changed): its version goes with every snapshot. */
+const CONNECTOR_MACHINE = describeMachine(connectorMachine);
+const CONNECTOR_VERSION = CONNECTOR_MACHINE.version;
 
 export interface WorkerOptions {
   /** The hub's URL, e.g. http://127.0.0.1:3000. */
@@ -269,6 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
       })),
       ...(session === undefined ? {} : { resume: { sessionId: session, jobs: held } }),
       ...(draining ? { draining } : {}),
+      connectorMachine: CONNECTOR_MACHINE,
     };
     socket.emit('register', registration, (answer: RegisterAck | { error: ErrorInfo & { code: string } }) => {
       if ('error' in answer && answer.error.code === 'unavailable') {

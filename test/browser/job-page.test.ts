@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { api, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
+import { deferred } from '../helpers/connectors.js';
 import { openPage, screenshot, useBrowser, type OpenPage } from '../helpers/browser.js';
 
 const browser = useBrowser();
@@ -27,6 +28,37 @@ async function historySeqs(url: string, id: string): Promise<number[]> {
 }
 
 describe('a job page', () => {
+  it('shows what the connector said with its progress beside the bar, until the job ends', async () => {
+    const hub = await testHub();
+    const recording = await testRecording(hub);
+    const release = deferred<void>();
+    await testWorker(hub, {
+      id: 'w1',
+      simulations: 0,
+      progressIntervalMs: 1,
+      connectors: [
+        {
+          type: 'talker',
+          async run(_job, { progress }) {
+            progress(40, 'node 2 of 5: KSampler');
+            await release.promise;
+            return 'ok';
+          },
+        },
+      ],
+    });
+    const job = await submit(hub, { type: 'talker' });
+    await recording.waitFor(job.id, (record) => record.snapshot.context.progressMessage === 'node 2 of 5: KSampler');
+    const open = await openPage(browser(), `${hub.url}/#/jobs/${job.id}`);
+    await live(open);
+    await open.page.waitForSelector('.facts .progress-message:has-text("node 2 of 5: KSampler")');
+    expect(await fact(open.page, 'progress')).toBe('40%node 2 of 5: KSampler');
+    release.resolve();
+    await recording.waitFor(job.id, 'completed');
+    await open.page.waitForSelector('.facts [role="progressbar"][aria-valuenow="100"]');
+    expect(await open.page.$$('.facts .progress-message')).toHaveLength(0);
+  });
+
   it('opened while the job runs follows it to the end, also after it left the live set: completed, 100 %, no cancel, and says it is still readable by id', async () => {
     const hub = await testHub({ retention: { keepFinishedMs: 3_000 } });
     const recording = await testRecording(hub);

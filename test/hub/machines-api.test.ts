@@ -1,6 +1,9 @@
 /** GET /api/machines(/:kind): the definitions that run, and the version every record carries. */
 import { describe, expect, it } from 'vitest';
+import { connectorMachine } from 'statehub/machines';
 import { api, snapshot, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
+import { RawWorker, idleSnapshot } from '../helpers/raw-worker.js';
+import { describeMachine, definitionVersion } from '../../src/protocol/definition.js';
 
 describe('GET /api/machines', () => {
   it('lists the machine of each kind the hub runs, with its version', async () => {
@@ -56,5 +59,31 @@ describe('GET /api/machines', () => {
     expect(new Set(records.map((record) => record.kind))).toEqual(new Set(['job', 'worker', 'machine', 'connector']));
     for (const record of records) expect(record.version, `${record.kind} ${record.id}`).toBe(versions[record.kind]);
     for (const record of recording.records(job.id)) expect(record.version).toBe(versions.job);
+  });
+
+  it('serves the connector machine a worker of another build declared, under its version, and refuses a definition filed under a version not its own', async () => {
+    const hub = await testHub();
+    // Another build's connector machine: one more state under idle.
+    const ours = describeMachine(connectorMachine);
+    const root = structuredClone(ours.root);
+    root.states.find((state) => state.key === 'idle')!.states.push({ id: 'connector.idle.warming', key: 'warming', type: 'atomic', invoke: [], transitions: [], states: [] });
+    const theirs = { id: ours.id, version: definitionVersion(ours.id, root), root };
+    const snapshot = await idleSnapshot('w9/llm-1', 'llm');
+    const registration = { workerId: 'w9', machineId: 'm9', connectors: [{ id: 'w9/llm-1', type: 'llm', snapshot, version: theirs.version }] };
+
+    const forged = await RawWorker.connect(hub.url);
+    const refused = await forged.call('register', [{ ...registration, connectorMachine: { ...theirs, version: ours.version } }]);
+    expect(refused.error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/version is not the hash of its content/) });
+    forged.close();
+    expect((await api(hub, 'GET', `/api/machines/connector?version=${theirs.version}`)).status).toBe(404);
+
+    const raw = await RawWorker.connect(hub.url);
+    await raw.register({ ...registration, connectorMachine: theirs });
+    const served = await api(hub, 'GET', `/api/machines/connector?version=${theirs.version}`);
+    expect(served.status).toBe(200);
+    expect(served.body).toEqual({ kind: 'connector', ...theirs });
+    expect((await api(hub, 'GET', '/api/machines/connector')).body.version).toBe(ours.version);
+    expect((await api(hub, 'GET', `/api/actors/${encodeURIComponent('w9/llm-1')}`)).body.version).toBe(theirs.version);
+    raw.close();
   });
 });

@@ -3,6 +3,7 @@ import { A, type RouteSectionProps } from '@solidjs/router';
 import { Match, Show, Switch, createSignal, onCleanup } from 'solid-js';
 import { Tooltip } from './components/Tooltip.js';
 import { HubContext } from './context.js';
+import { OpenActor } from './inspector/OpenActor.js';
 import { clock, setTimeZone, timeZone } from './format.js';
 import { createHubStore, saveToken, savedToken, type HubStore } from './store.js';
 
@@ -37,7 +38,9 @@ export function App(props: RouteSectionProps) {
           <A href="/jobs">Jobs</A>
           <A href="/submit">Submit</A>
           <A href="/system">System</A>
+          <A href="/machines">Machines</A>
         </nav>
+        <OpenActor />
         <ConnectionPill store={store} />
         <select class="zone" aria-label="time zone" value={timeZone()} onChange={(event) => setTimeZone(event.currentTarget.value === 'utc' ? 'utc' : 'local')}>
           <option value="local">local time</option>

@@ -6,7 +6,7 @@
  * is the same whenever the page was opened.
  */
 import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
-import type { LogEntry } from '../../src/protocol/record.js';
+import type { ActorRecord, LogEntry } from '../../src/protocol/record.js';
 import type { HubStore } from './store.js';
 
 export interface ActorHistory {
@@ -23,7 +23,8 @@ interface HistoryAnswer {
   limit?: number;
 }
 
-export function createActorHistory(hub: HubStore, id: Accessor<string>): ActorHistory {
+/** `hub` may be the page's store, or anything that reads the history and follows an actor's changes the same way. */
+export function createActorHistory(hub: Pick<HubStore, 'api' | 'changes'>, id: Accessor<string>): ActorHistory {
   const [entries, setEntries] = createSignal<LogEntry[]>([]);
   const [limit, setLimit] = createSignal<number>();
   const [error, setError] = createSignal<string>();
@@ -94,6 +95,12 @@ export function createActorHistory(hub: HubStore, id: Accessor<string>): ActorHi
   });
 
   return { entries, limit, error };
+}
+
+/** The later of two records of one actor (by seq): what a page shows of it. */
+export function newestRecord(a: ActorRecord | undefined, b: ActorRecord | undefined): ActorRecord | undefined {
+  if (!a || !b) return a ?? b;
+  return a.seq >= b.seq ? a : b;
 }
 
 /** True when some seq after `after` is missing between the entries held. */

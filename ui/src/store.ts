@@ -4,7 +4,7 @@
  * `@xstate/solid`'s `fromActorRef` can follow record by record.
  */
 import { batch, createSignal, type Accessor } from 'solid-js';
-import { Monitor } from '../../src/client/monitor.js';
+import { Monitor, type MonitorOptions } from '../../src/client/monitor.js';
 import type { ActorRecord, LogEntry } from '../../src/protocol/record.js';
 import { HubModel, type Connection, type Topic } from './model.js';
 
@@ -49,6 +49,8 @@ export interface HubStore {
    * may have skipped changes (the entries then hold the actor's record in it, if any).
    */
   changes(id: string, listener: (entries: LogEntry[], reset: boolean) => void): () => void;
+  /** A monitor of a page's own (one actor's changes with their events, say) on this hub, with the token; the page closes it. */
+  monitor(options: Omit<MonitorOptions, 'token'>): Monitor;
   /** fetch() against the hub's API with the token; throws the hub's error message on 4xx/5xx. */
   api<T>(path: string, init?: RequestInit): Promise<T>;
   close(): void;
@@ -151,6 +153,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
       };
     },
     changes: (id, listener) => register(followers, id, listener),
+    monitor: (options) => new Monitor(hubUrl, { ...options, ...(token ? { token } : {}) }),
     async api<T>(path: string, init: RequestInit = {}) {
       const headers = new Headers(init.headers);
       if (token) headers.set('authorization', `Bearer ${token}`);

@@ -28,7 +28,7 @@ export function MachineCard(props: { group: MachineGroup; now: number }) {
     <section class={`card machine state-${state()}`} data-id={props.group.id} data-state={state()} aria-label={`machine ${props.group.id}, ${state()}`}>
       <header>
         <h3>{props.group.id}</h3>
-        <StateLabel state={state()} />
+        <StateLabel state={state()} actorId={props.group.machine?.id} />
         <Show when={state() === 'offline'}>
           <span class="muted">since {ago(props.group.machine && stateSince(props.group.machine), props.now)}</span>
           <button class="link" onClick={() => remove(props.group.id)}>
@@ -46,7 +46,7 @@ export function MachineCard(props: { group: MachineGroup; now: number }) {
             <li class={`worker state-${group().worker.state}`} data-id={group().worker.id} data-state={group().worker.state}>
               <div class="worker-head">
                 <span class="worker-id">{group().worker.id}</span>
-                <StateLabel state={group().worker.state} />
+                <StateLabel state={group().worker.state} actorId={group().worker.id} />
                 <Show when={group().worker.state === 'stale'}>
                   <span class="warning">stale since {ago(stateSince(group().worker), props.now)}: no heartbeat for {staleAfter(group().worker)}</span>
                 </Show>

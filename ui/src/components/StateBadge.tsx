@@ -1,6 +1,12 @@
-/** A state, in its colour. Connectors show as badges with a tooltip: state, since when, last error. */
+/**
+ * A state, in its colour. Connectors show as badges with a tooltip: state, since when, last error.
+ * Both link to the actor in the inspector when they know whose state it is.
+ */
+import { A } from '@solidjs/router';
+import { Show } from 'solid-js';
 import { stateSince, type ActorRecord } from '../../../src/protocol/record.js';
 import { ago } from '../format.js';
+import { actorPath } from '../inspector/links.js';
 
 /** `w1/simulation-2` of worker `w1` reads `simulation-2`. */
 function shortName(connector: ActorRecord): string {
@@ -8,8 +14,17 @@ function shortName(connector: ActorRecord): string {
   return connector.id.startsWith(prefix) ? connector.id.slice(prefix.length) : connector.id;
 }
 
-export function StateLabel(props: { state: string }) {
-  return <span class={`state state-${props.state}`}>{props.state}</span>;
+/** With `actorId`, a link to that actor (to its change at offset `at`, when given). */
+export function StateLabel(props: { state: string; actorId?: string; at?: string }) {
+  return (
+    <Show when={props.actorId} fallback={<span class={`state state-${props.state}`}>{props.state}</span>}>
+      {(id) => (
+        <A class={`state state-${props.state}`} href={actorPath(id(), props.at)}>
+          {props.state}
+        </A>
+      )}
+    </Show>
+  );
 }
 
 export function ConnectorBadge(props: { connector: ActorRecord; now: number }) {
@@ -25,9 +40,9 @@ export function ConnectorBadge(props: { connector: ActorRecord; now: number }) {
       .filter(Boolean)
       .join('\n');
   return (
-    <span class={`badge state-${props.connector.state}`} tabindex="0" role="img" aria-label={describe()} data-tip={describe()} data-id={props.connector.id} data-state={props.connector.state}>
+    <A class={`badge state-${props.connector.state}`} href={actorPath(props.connector.id)} aria-label={describe()} data-tip={describe()} data-id={props.connector.id} data-state={props.connector.state}>
       <span class="dot" />
       {shortName(props.connector)}
-    </span>
+    </A>
   );
 }

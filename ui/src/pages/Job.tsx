@@ -12,7 +12,7 @@ import { ProgressBar } from '../components/ProgressBar.js';
 import { StateLabel } from '../components/StateBadge.js';
 import { useHub } from '../context.js';
 import { clock, dateTime, prettyJson } from '../format.js';
-import { createActorHistory } from '../history.js';
+import { createActorHistory, newestRecord } from '../history.js';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
@@ -23,6 +23,8 @@ interface JobContext {
   attempts: number;
   maxAttempts: number;
   progress: number;
+  /** Absent in records from before connectors could say it. */
+  progressMessage?: string | null;
   workerId: string | null;
   connectorId: string | null;
   result: unknown;
@@ -40,7 +42,7 @@ export function Job() {
   const [stored, { refetch }] = createResource(id, (jobId) => hub.api<ActorRecord>(`/api/jobs/${encodeURIComponent(jobId)}`));
   // Gone from the view without its last record (the monitor resynced meanwhile): read it by id.
   createEffect(on(live, (now, before) => before && !now && void refetch(), { defer: true }));
-  const record = () => newest(live(), stored());
+  const record = () => newestRecord(live(), stored());
   const context = () => record()?.snapshot.context as unknown as JobContext | undefined;
   const history = createActorHistory(hub, id);
   const [cancelError, setCancelError] = createSignal<string>();
@@ -63,7 +65,7 @@ export function Job() {
           <>
             <header class="job-head">
               <h2>{job().id}</h2>
-              <StateLabel state={job().state} />
+              <StateLabel state={job().state} actorId={job().id} />
               <Show when={!FINAL.has(job().state) && !job().removed}>
                 <button class="danger" onClick={cancel}>
                   Cancel job
@@ -85,7 +87,7 @@ export function Job() {
               <dd>{context()?.type}</dd>
               <dt>progress</dt>
               <dd>
-                <ProgressBar value={context()?.progress ?? 0} state={job().state} />
+                <ProgressBar value={context()?.progress ?? 0} state={job().state} message={context()?.progressMessage} />
               </dd>
               <dt>attempts</dt>
               <dd>
@@ -140,7 +142,7 @@ export function Job() {
                 </thead>
                 <tbody>
                   <For each={history.entries()}>
-                    {({ record: item }, index) => {
+                    {({ record: item, offset }, index) => {
                       const c = item.snapshot.context as unknown as JobContext;
                       // An error shows on the change that recorded it; the rows after it only keep it.
                       const before = () => history.entries()[index() - 1]?.record.snapshot.context as unknown as JobContext | undefined;
@@ -150,7 +152,7 @@ export function Job() {
                           <td>{item.seq}</td>
                           <td title={dateTime(item.updatedAt)}>{clock(item.updatedAt)}</td>
                           <td>
-                            <StateLabel state={item.removed ? 'removed' : item.state} />
+                            <StateLabel state={item.removed ? 'removed' : item.state} actorId={item.id} at={offset} />
                           </td>
                           <td>{c.progress}%</td>
                           <td>{c.attempts}</td>
@@ -168,10 +170,4 @@ export function Job() {
       </Show>
     </div>
   );
-}
-
-/** The later of two records of one actor (by seq): what the page shows. */
-function newest(a: ActorRecord | undefined, b: ActorRecord | undefined): ActorRecord | undefined {
-  if (!a || !b) return a ?? b;
-  return a.seq >= b.seq ? a : b;
 }

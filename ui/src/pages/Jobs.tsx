@@ -107,7 +107,7 @@ export function Jobs() {
                           </span>
                           <span role="cell" class="cell col-type">{String(jobField(row(), 'type'))}</span>
                           <span role="cell" class="cell col-state">
-                            <StateLabel state={row().state} />
+                            <StateLabel state={row().state} actorId={row().id} />
                           </span>
                           <span role="cell" class="cell col-progress">
                             <ProgressBar value={Number(jobField(row(), 'progress'))} state={row().state} />

@@ -32,7 +32,7 @@ export function System() {
                     <tr data-id={probe.id}>
                       <td>{probe.id}</td>
                       <td>
-                        <StateLabel state={probe.state} />
+                        <StateLabel state={probe.state} actorId={probe.id} />
                       </td>
                       <td>{context().latencyMs != null ? `${context().latencyMs} ms` : '—'}</td>
                       <td>{ago(context().checkedAt ?? probe.updatedAt, now())}</td>
