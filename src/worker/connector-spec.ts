@@ -54,8 +54,7 @@ const serviceConfigSchema = z.strictObject({
   url: z.url().optional(),
   headers: z.record(z.string(), z.string()).optional(),
   healthIntervalMs: z.number().int().min(100).nullable().optional(),
-  healthTimeoutMs: z.number().int().min(1).optional(),
-  idleTimeoutMs: z.number().int().min(1).optional(),
+  timeouts: z.strictObject({ healthMs: z.number().int().min(1).optional(), idleMs: z.number().int().min(1).optional() }).optional(),
   rateLimitWaitMs: z.number().int().min(0).optional(),
   restartDelayMs: z.number().int().min(1).optional(),
 });

@@ -5,4 +5,4 @@ export { simulationConnector, simulationPayloadSchema, type SimulationOptions, t
 export { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
 export { openaiConnector, DEFAULT_OPENAI_URL, type OpenAIConnectorOptions } from './connectors/openai.js';
 export { ollamaConnector, DEFAULT_OLLAMA_URL, type OllamaConnectorOptions } from './connectors/ollama.js';
-export type { ServiceConnectorOptions } from './connectors/service-http.js';
+export type { ServiceConnectorOptions, ServiceTimeouts } from './connectors/service-http.js';

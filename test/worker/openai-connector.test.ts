@@ -274,8 +274,8 @@ describe('the openai connector: failures', () => {
     recording.expect(CONNECTOR, 'starting > error > starting', { prefix: true });
   });
 
-  it('waits for an answer that is slow to start, and gives up on a service silent for longer than idleTimeoutMs', async () => {
-    const { service, hub, recording } = await ready({ idleTimeoutMs: 2_000 });
+  it('waits for an answer that is slow to start, and gives up on a service silent for longer than timeouts.idleMs', async () => {
+    const { service, hub, recording } = await ready({ timeouts: { idleMs: 2_000 } });
     const slow = service.pause('before-headers');
     const job = await submit(hub, { type: 'openai', payload: { operation: 'chat', body: CHAT } });
     await slow.reached;

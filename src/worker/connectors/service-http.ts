@@ -48,14 +48,22 @@ export interface ServiceConnectorOptions {
   headers?: Record<string, string>;
   /** Re-check health (and the capabilities it reports) this often while idle; null never. */
   healthIntervalMs?: number | null;
-  /** A health check not answered within this fails. Default 5 s. */
-  healthTimeoutMs?: number;
-  /** The longest silence of the service, before an answer starts or within a stream, before it counts as broken. Default 5 min (a model may take that long to load). */
-  idleTimeoutMs?: number;
+  timeouts?: ServiceTimeouts;
   /** The longest an attempt waits out rate limits (429), in all; also bounded by the job's timeout. Default 60 s. */
   rateLimitWaitMs?: number;
   /** First wait before restarting after a fault; doubles per consecutive failure. Default 1 s. */
   restartDelayMs?: number;
+}
+
+export interface ServiceTimeouts {
+  /** A health check not answered within this fails. Default 5 s. */
+  healthMs?: number;
+  /**
+   * The longest silence of the service, before an answer starts or within a stream, before it
+   * counts as broken. Default 5 min: a model may take that long to load. (A generation as a whole
+   * is bounded by its job's timeout.)
+   */
+  idleMs?: number;
 }
 
 /** The settings a connector's calls share, with the defaults filled in. */
@@ -71,8 +79,8 @@ export function serviceSettings(options: ServiceConnectorOptions, defaultUrl: st
   return {
     url: (options.url ?? defaultUrl).replace(/\/+$/, ''),
     headers: { ...options.headers, ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) },
-    healthTimeoutMs: options.healthTimeoutMs ?? 5_000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+    healthTimeoutMs: options.timeouts?.healthMs ?? 5_000,
+    idleTimeoutMs: options.timeouts?.idleMs ?? 5 * 60_000,
     rateLimitWaitMs: options.rateLimitWaitMs ?? 60_000,
   };
 }
