@@ -7,7 +7,7 @@ import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
 import { submitJob } from './submit.js';
-import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
+import { BUILT_IN_CONNECTORS, connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
 import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
@@ -96,7 +96,7 @@ program
   .command('worker')
   .description('run a worker process embedding connector actors')
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, openai, ollama')
+  .requiredOption('--connectors <spec>', `connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: ${BUILT_IN_CONNECTORS.join(', ')}`)
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
@@ -108,10 +108,15 @@ program
   .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
   .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
   .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
+  .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
+  .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
   .option('--openai-url <url>', 'for openai connectors: the base URL of an OpenAI-compatible API (default: https://api.openai.com/v1)', url)
   .addOption(new Option('--openai-key <key>', 'for openai connectors: the API key (prefer the variable: arguments show in process lists)').env('OPENAI_API_KEY'))
   .option('--ollama-url <url>', 'for ollama connectors: the Ollama server (default: http://127.0.0.1:11434)', url)
-  .option('--connector-config <file>', 'JSON settings by connector type, e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
+  .option(
+    '--connector-config <file>',
+    `JSON settings by connector type (${BUILT_IN_CONNECTORS.filter((type) => type !== 'simulation').join(', ')}), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it`,
+  )
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .action(async (options) => {
@@ -124,6 +129,8 @@ program
       httpCancelUrl: options.httpCancelUrl,
       httpCallbackUrl: options.httpCallbackUrl,
       httpCallbackPort: options.httpCallbackPort,
+      comfyuiUrl: options.comfyuiUrl,
+      a1111Url: options.a1111Url,
       openaiUrl: options.openaiUrl,
       openaiKey: options.openaiKey,
       ollamaUrl: options.ollamaUrl,

@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { ConnectorImplementation } from './connector.js';
+import { a1111Connector } from './connectors/a1111.js';
+import { comfyuiConnector } from './connectors/comfyui.js';
 import { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
-import { ollamaConnector, type OllamaConnectorOptions } from './connectors/ollama.js';
+import { ollamaConnector } from './connectors/ollama.js';
 import { DEFAULT_OPENAI_URL, openaiConnector, type OpenAIConnectorOptions } from './connectors/openai.js';
 import { simulationConnector } from './connectors/simulation.js';
 
@@ -16,6 +18,8 @@ export interface SpecOptions {
   httpCancelUrl?: string;
   httpCallbackUrl?: string;
   httpCallbackPort?: number;
+  comfyuiUrl?: string;
+  a1111Url?: string;
   /** Base URL of an OpenAI-compatible API; default OpenAI's own. */
   openaiUrl?: string;
   /** Its API key. */
@@ -27,6 +31,8 @@ export interface SpecOptions {
 }
 
 const template = z.string().min(1).max(2_000);
+/** For the connectors whose jobs wait out rate limits (RateLimitOptions). */
+const rateLimitWaitMs = z.number().int().min(0).optional();
 const httpConfigSchema = z.strictObject({
   url: z.url().optional(),
   healthUrl: z.url().optional(),
@@ -34,6 +40,7 @@ const httpConfigSchema = z.strictObject({
   healthIntervalMs: z.number().int().min(100).nullable().optional(),
   healthTimeoutMs: z.number().int().min(1).optional(),
   restartDelayMs: z.number().int().min(1).optional(),
+  rateLimitWaitMs,
   async: z
     .strictObject({
       mode: z.enum(['poll', 'callback']),
@@ -49,21 +56,31 @@ const httpConfigSchema = z.strictObject({
     .optional(),
 });
 
-/** The openai and ollama connectors' settings; their API key stays out of files (--openai-key or OPENAI_API_KEY). */
+const ms = z.number().int().min(1);
+const timeoutsSchema = z.strictObject({ requestMs: ms.optional(), healthMs: ms.optional(), startMs: ms.optional() });
+/** What every service connector takes (ServiceConnectorOptions) but its type, its id and its key: keys stay out of files (--openai-key or OPENAI_API_KEY). */
 const serviceConfigSchema = z.strictObject({
   url: z.url().optional(),
   headers: z.record(z.string(), z.string()).optional(),
   healthIntervalMs: z.number().int().min(100).nullable().optional(),
-  timeouts: z.strictObject({ healthMs: z.number().int().min(1).optional(), idleMs: z.number().int().min(1).optional() }).optional(),
-  rateLimitWaitMs: z.number().int().min(0).optional(),
-  restartDelayMs: z.number().int().min(1).optional(),
+  restartDelayMs: ms.optional(),
+  timeouts: timeoutsSchema.optional(),
 });
+const comfyuiConfigSchema = serviceConfigSchema.extend({
+  timeouts: timeoutsSchema.extend({ reconnectMs: ms.optional() }).optional(),
+  maxDownloadBytes: z.number().int().min(0).optional(),
+});
+const a1111ConfigSchema = serviceConfigSchema.extend({ progressIntervalMs: z.number().int().min(10).optional() });
+const openaiConfigSchema = serviceConfigSchema.extend({ rateLimitWaitMs, pollIntervalMs: z.number().int().min(10).optional() });
+const ollamaConfigSchema = serviceConfigSchema.extend({ rateLimitWaitMs });
 
 /** What `--connector-config FILE` holds: settings by connector type. */
 export const connectorConfigSchema = z.strictObject({
   http: httpConfigSchema.optional(),
-  openai: serviceConfigSchema.extend({ pollIntervalMs: z.number().int().min(10).optional() }).optional(),
-  ollama: serviceConfigSchema.optional(),
+  comfyui: comfyuiConfigSchema.optional(),
+  a1111: a1111ConfigSchema.optional(),
+  openai: openaiConfigSchema.optional(),
+  ollama: ollamaConfigSchema.optional(),
 });
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 
@@ -80,7 +97,8 @@ export function readConnectorConfig(path: string): ConnectorConfig {
   return parsed.data;
 }
 
-const BUILT_IN = ['simulation', 'http', 'openai', 'ollama'] as const;
+/** The connector types the command line builds, in the order its help lists them. */
+export const BUILT_IN_CONNECTORS = ['simulation', 'http', 'comfyui', 'a1111', 'openai', 'ollama'] as const;
 
 export function connectorsFromSpec(spec: string, options: SpecOptions = {}): ConnectorImplementation[] {
   const connectors: ConnectorImplementation[] = [];
@@ -102,12 +120,16 @@ function builtIn(type: string, options: SpecOptions): ConnectorImplementation {
       return simulationConnector();
     case 'http':
       return httpConnector(httpOptions(options));
+    case 'comfyui':
+      return comfyuiConnector(withUrl('comfyui', serviceOptions(options.comfyuiUrl, options.config?.comfyui), 'the ComfyUI server, e.g. http://127.0.0.1:8188'));
+    case 'a1111':
+      return a1111Connector(withUrl('a1111', serviceOptions(options.a1111Url, options.config?.a1111), 'the stable-diffusion-webui server started with --api, e.g. http://127.0.0.1:7860'));
     case 'openai':
       return openaiConnector(openaiOptions(options));
     case 'ollama':
-      return ollamaConnector(ollamaOptions(options));
+      return ollamaConnector(serviceOptions(options.ollamaUrl, options.config?.ollama));
     default:
-      throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN.join(', ')}`);
+      throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN_CONNECTORS.join(', ')}`);
   }
 }
 
@@ -129,15 +151,23 @@ function httpOptions(options: SpecOptions): HttpConnectorOptions {
   return { ...rest, url, ...(options.httpHealthUrl ? { healthUrl: options.httpHealthUrl } : {}), ...(async ? { async } : {}) } as HttpConnectorOptions;
 }
 
-/** The openai connector's settings: the config file's, the flags over them. OpenAI's own API needs a key; another OpenAI-compatible server may not. */
-function openaiOptions(options: SpecOptions): OpenAIConnectorOptions {
-  const url = options.openaiUrl ?? options.config?.openai?.url;
-  if (!options.openaiKey && new URL(url ?? DEFAULT_OPENAI_URL).origin === new URL(DEFAULT_OPENAI_URL).origin) {
-    throw new Error('openai connectors need an API key: --openai-key or OPENAI_API_KEY (or --openai-url for a server that needs none)');
-  }
-  return { ...options.config?.openai, ...(url ? { url } : {}), ...(options.openaiKey ? { key: options.openaiKey } : {}) };
+/** A service connector's settings: its config file section, with the URL its flag gives over the file's. */
+function serviceOptions<T extends { url?: string | undefined }>(flagUrl: string | undefined, file: T | undefined): T {
+  const url = flagUrl ?? file?.url;
+  return { ...(file as T), ...(url ? { url } : {}) };
 }
 
-function ollamaOptions(options: SpecOptions): OllamaConnectorOptions {
-  return { ...options.config?.ollama, ...(options.ollamaUrl ? { url: options.ollamaUrl } : {}) };
+/** `options`, which must have a URL for a connector of `type` (one without a default); `what` says what the URL is. */
+function withUrl<T extends { url?: string | undefined }>(type: string, options: T, what: string): T & { url: string } {
+  if (!options.url) throw new Error(`${type} connectors need --${type}-url (${what}), or "url" in the ${type} section of --connector-config`);
+  return options as T & { url: string };
+}
+
+/** The openai connector's settings, and its key. OpenAI's own API needs a key; another OpenAI-compatible server may not. */
+function openaiOptions(options: SpecOptions): OpenAIConnectorOptions {
+  const settings = serviceOptions(options.openaiUrl, options.config?.openai);
+  if (!options.openaiKey && new URL(settings.url ?? DEFAULT_OPENAI_URL).origin === new URL(DEFAULT_OPENAI_URL).origin) {
+    throw new Error('openai connectors need an API key: --openai-key or OPENAI_API_KEY (or --openai-url for a server that needs none)');
+  }
+  return { ...settings, ...(options.openaiKey ? { key: options.openaiKey } : {}) };
 }

@@ -58,6 +58,9 @@ async function timelineSeqs(page: Page): Promise<number[]> {
   return page.$$eval('table.timeline tbody tr', (rows) => rows.map((row) => Number((row as HTMLElement).dataset.seq)));
 }
 
+/** Browser tests share two cores with the rest of the suite: a step may wait long on a busy machine. */
+const PATIENCE = { timeoutMs: 30_000 };
+
 describe('the actor view', () => {
   it('follows a running job to completed, then travels back to its change at 30 % (chart, event, context, diff, address) and returns to live', async () => {
     const hub = await testHub({ retention: { keepFinishedMs: 120_000 } });
@@ -66,7 +69,7 @@ describe('the actor view', () => {
     await testWorker(hub, { id: 'w1', connectors: [cranked.implementation] });
     const job = await submit(hub, { type: 'cranked' });
     const run = await cranked.started;
-    await recording.waitFor(job.id, 'running');
+    await recording.waitFor(job.id, 'running', PATIENCE);
 
     const open = await openPage(browser(), 'about:blank');
     const historyReads: string[] = [];
@@ -80,10 +83,10 @@ describe('the actor view', () => {
 
     for (const percent of [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]) {
       run.progress(percent);
-      await recording.waitFor(job.id, (record) => record.snapshot.context.progress === percent);
+      await recording.waitFor(job.id, (record) => record.snapshot.context.progress === percent, PATIENCE);
     }
     cranked.finish();
-    await recording.waitFor(job.id, 'completed');
+    await recording.waitFor(job.id, 'completed', PATIENCE);
     await open.page.waitForSelector(stateNode('job.completed', true));
     await open.page.waitForSelector(stateNode('job.running', false));
     // The step that got it there is drawn heavier: COMPLETE, from running.
@@ -136,7 +139,7 @@ describe('the actor view', () => {
     await open.page.waitForSelector(stateNode('job.completed', true));
     expect(new URL(open.page.url()).hash).toBe(`#/actors/${job.id}`);
     expect([...open.errors, ...shared.errors]).toEqual([]);
-  });
+  }, 90_000);
 
   it('opens from a connector badge, a job’s state and the id box; lights nested states; draws another build’s connector from its own definition, and says so when the hub lacks it', async () => {
     // Slow heartbeat windows: the hand-spoken worker below sends none, and must stay as it registered.
@@ -144,7 +147,7 @@ describe('the actor view', () => {
     const recording = await testRecording(hub);
     await testWorker(hub, { id: 'w1', machineId: 'm1' });
     const job = await submit(hub, { type: 'simulation', payload: { durationMs: 10 } });
-    await recording.waitFor(job.id, 'completed');
+    await recording.waitFor(job.id, 'completed', PATIENCE);
 
     const open = await openPage(browser(), hub.url);
     await live(open);
@@ -183,7 +186,7 @@ describe('the actor view', () => {
       connectors: [{ id: 'new/c1', type: 'new', snapshot: await idleSnapshot('new/c1', 'new'), version: theirs.version }],
       connectorMachine: theirs,
     });
-    await recording.waitFor('new/c1', 'idle');
+    await recording.waitFor('new/c1', 'idle', PATIENCE);
     await open.page.fill('input[aria-label="open an actor by id"]', 'new/c1');
     await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
     await open.page.waitForSelector('.actor-view[data-actor="new/c1"] .chart-svg [data-state-id="connector.idle.warming"]');
@@ -199,7 +202,7 @@ describe('the actor view', () => {
     const raw = await RawWorker.connect(hub.url);
     onTestFinished(() => raw.close());
     await raw.register({ workerId: 'old', machineId: 'm3', connectors: [{ id: 'old/c1', type: 'old', snapshot: await idleSnapshot('old/c1', 'old'), version: 'feedfacefeedface' }] });
-    await recording.waitFor('old/c1', 'idle');
+    await recording.waitFor('old/c1', 'idle', PATIENCE);
     await open.page.fill('input[aria-label="open an actor by id"]', 'old/c1');
     await open.page.press('input[aria-label="open an actor by id"]', 'Enter');
     await open.page.waitForSelector('.actor-view[data-actor="old/c1"] .chart-missing');
@@ -210,7 +213,7 @@ describe('the actor view', () => {
     expect(await open.page.$$('.chart-svg')).toHaveLength(0);
     await screenshot(open.page, 'inspector-actor-unknown-version');
     expect(open.errors.filter((error) => !error.includes('404'))).toEqual([]);
-  });
+  }, 90_000);
 });
 
 describe('the fleet chart', () => {

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { api } from '../helpers/hub.js';
 import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
@@ -69,6 +69,32 @@ describe('statehub submit', () => {
   });
 });
 
+/** Everything `child` printed until `pattern` showed up (or 30 s passed); then it is stopped, with its process group. */
+function untilOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let output = '';
+  const stop = () => {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  onTestFinished(stop);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop();
+      resolve(output);
+    };
+    const timer = setTimeout(done, 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (pattern.test(output)) done();
+    });
+    child.on('exit', done);
+  });
+}
+
 describe('statehub hub and worker', () => {
   it('refuse bad options with a message instead of starting', async () => {
     const port = statehub(['hub', '--port', 'eighty']);
@@ -87,11 +113,22 @@ describe('statehub hub and worker', () => {
 
     const connectors = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'teleporter:2']);
     expect(await connectors.exited()).toBe(1);
-    expect(connectors.output()).toMatch(/unknown connector type "teleporter"; built in: simulation, http/);
+    expect(connectors.output()).toMatch(/unknown connector type "teleporter"; built in: simulation, http, comfyui, a1111, openai, ollama$/m);
+
+    // The help names every built-in type, and every section the config file takes.
+    const help = statehub(['worker', '--help']);
+    expect(await help.exited()).toBe(0);
+    expect(help.output().replace(/\s+/g, ' ')).toMatch(/types: simulation, http, comfyui, a1111, openai, ollama .*JSON settings by connector type \(http, comfyui, a1111, openai, ollama\)/);
 
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
     expect(http.output()).toMatch(/http connectors need --http-url/);
+
+    for (const type of ['comfyui', 'a1111']) {
+      const service = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', `${type}:1`]);
+      expect(await service.exited()).toBe(1);
+      expect(service.output()).toMatch(new RegExp(`^statehub: ${type} connectors need --${type}-url \\(`, 'm'));
+    }
 
     writeFileSync(join(dir, 'connectors.json'), '{"http": {"url": "http://127.0.0.1:1/jobs", "async": {"mode": "sometimes"}}}');
     const config = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1', '--connector-config', join(dir, 'connectors.json')]);
@@ -133,10 +170,10 @@ describe('statehub hub and worker', () => {
     const [line] = await pretty.waitFor(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: statehub hub listening on http:\/\/127\.0\.0\.1:\d+ without tokens \(loopback only\).*$/m);
     expect(line).not.toMatch(/\u001b\[/); // no colours when the output is not a terminal
 
-    // A terminal gets the readable lines unasked (script(1) gives the hub one).
-    const terminal = spawnSync('script', ['-qec', `${process.execPath} ${CLI} hub --port 0 & sleep 2; kill $!`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
-    expect(terminal.stdout).toMatch(/INFO.*statehub hub listening on http/);
-    expect(terminal.stdout).not.toMatch(/"level":30/);
+    // A terminal gets the readable lines unasked (script(1) gives the hub one): read until it says it listens.
+    const terminal = await untilOutput(spawn('script', ['-qec', `${process.execPath} ${CLI} hub --port 0`, '/dev/null'], { detached: true }), /listening on http/);
+    expect(terminal).toMatch(/INFO.*statehub hub listening on http/);
+    expect(terminal).not.toMatch(/"level":30/);
 
     const bad = statehub(['hub', '--port', '0', '--log-format', 'xml']);
     expect(await bad.exited()).toBe(1);

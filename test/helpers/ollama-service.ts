@@ -10,8 +10,7 @@
  *   An error after the stream began is a line `{ error }`, as docs.ollama.com/api/errors says.
  * - `POST /api/embed`: `{ model, embeddings: [[...], ...], ... }`, one vector per input.
  */
-import type { ServerResponse } from 'node:http';
-import { sendJson, startFakeServer, stream, type FakeServer, type Piece } from './fake-service.js';
+import { startFakeServer, type FakeServer, type Piece, type Reply } from './fake-server.js';
 
 export interface OllamaService extends FakeServer {
   /** Installed models, as `GET /api/tags` names them. */
@@ -24,44 +23,44 @@ export interface OllamaService extends FakeServer {
 
 const STATS = { total_duration: 1_200_000_000, load_duration: 800_000_000, prompt_eval_count: 26, prompt_eval_duration: 130_000_000, eval_duration: 250_000_000 };
 
-export async function startOllamaService(): Promise<OllamaService> {
+export async function startOllamaService(options: { port?: number } = {}): Promise<OllamaService> {
   // The handler reads the settings from the service object, which tests change as they go.
   let state!: OllamaService;
-  const server: FakeServer = await startFakeServer(async (request, response) => {
+  const server: FakeServer = await startFakeServer(async (request, reply) => {
     const route = `${request.method} ${request.path}`;
-    if (route === 'GET /api/version') return sendJson(response, 200, { version: '0.6.2' });
+    if (route === 'GET /api/version') return reply.json(200, { version: '0.6.2' });
     if (route === 'GET /api/tags') {
-      return sendJson(response, 200, { models: state.models.map((name) => ({ name, model: name, modified_at: '2026-11-04T14:56:49Z', size: 2_019_393_189, digest: 'a80c4f17acd5', details: { format: 'gguf', family: 'llama' } })) });
+      return reply.json(200, { models: state.models.map((name) => ({ name, model: name, modified_at: '2026-11-04T14:56:49Z', size: 2_019_393_189, digest: 'a80c4f17acd5', details: { format: 'gguf', family: 'llama' } })) });
     }
-    if (route !== 'POST /api/generate' && route !== 'POST /api/chat' && route !== 'POST /api/embed') return sendJson(response, 404, { error: `no route ${route}` });
+    if (route !== 'POST /api/generate' && route !== 'POST /api/chat' && route !== 'POST /api/embed') return reply.json(404, { error: `no route ${route}` });
     const model = request.body?.model;
-    if (typeof model !== 'string') return sendJson(response, 400, { error: 'model is required' });
-    if (!installed(model)) return sendJson(response, 404, { error: `model '${model}' not found` });
-    if (route === 'POST /api/embed') return embed(model, request.body.input, response);
-    return generate(request.path === '/api/chat', request.body, response);
-  });
+    if (typeof model !== 'string') return reply.json(400, { error: 'model is required' });
+    if (!installed(model)) return reply.json(404, { error: `model '${model}' not found` });
+    if (route === 'POST /api/embed') return embed(model, request.body.input, reply);
+    return generate(request.path === '/api/chat', request.body, reply);
+  }, options);
 
   function installed(model: string): boolean {
     return state.models.includes(model) || state.models.includes(`${model}:latest`);
   }
 
-  function embed(model: string, input: unknown, response: ServerResponse) {
+  function embed(model: string, input: unknown, reply: Reply) {
     const inputs = Array.isArray(input) ? input : [input];
-    sendJson(response, 200, { model, embeddings: inputs.map((_, i) => [0.01 * (i + 1), -0.02, 0.05]), total_duration: 14_143_917, load_duration: 1_019_500, prompt_eval_count: 8 });
+    reply.json(200, { model, embeddings: inputs.map((_, i) => [0.01 * (i + 1), -0.02, 0.05]), total_duration: 14_143_917, load_duration: 1_019_500, prompt_eval_count: 8 });
   }
 
-  function generate(chat: boolean, body: any, response: ServerResponse) {
+  function generate(chat: boolean, body: any, reply: Reply) {
     const line = (piece: string, extra: object = {}) =>
       `${JSON.stringify({ model: body.model, created_at: '2026-11-04T19:22:45.499127Z', ...(chat ? { message: { role: 'assistant', content: piece } } : { response: piece }), ...extra })}\n`;
     const limit: number = body.options?.num_predict ?? Infinity;
     const sent = state.tokens.slice(0, limit);
     const pieces: Piece[] = [];
     for (const [index, token] of sent.entries()) {
-      if (state.streamError && index === state.streamError.afterTokens) return stream(server, response, 'application/x-ndjson', [...pieces, { text: `${JSON.stringify({ error: state.streamError.message })}\n` }]);
+      if (state.streamError && index === state.streamError.afterTokens) return reply.stream('application/x-ndjson', [...pieces, { text: `${JSON.stringify({ error: state.streamError.message })}\n` }]);
       pieces.push({ text: line(token, { done: false }), token: true });
     }
     pieces.push({ text: line('', { done: true, done_reason: sent.length < state.tokens.length ? 'length' : 'stop', ...STATS, eval_count: sent.length, ...(chat ? {} : { context: [1, 2, 3] }) }) });
-    return stream(server, response, 'application/x-ndjson', pieces);
+    return reply.stream('application/x-ndjson', pieces);
   }
 
   state = Object.assign(server, { models: ['llama3.2:latest', 'qwen2.5:7b', 'nomic-embed-text:latest'], tokens: ['The', ' sky', ' is', ' blue', '.'], streamError: undefined });

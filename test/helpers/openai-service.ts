@@ -15,8 +15,7 @@
  *
  * With `key` set, every request needs `Authorization: Bearer <key>`, else 401 as OpenAI answers.
  */
-import type { ServerResponse } from 'node:http';
-import { sendJson, startFakeServer, stream, type FakeServer, type Piece } from './fake-service.js';
+import { startFakeServer, type FakeServer, type Piece, type Reply } from './fake-server.js';
 
 export interface OpenAIService extends FakeServer {
   /** The base URL the connector is given. */
@@ -47,30 +46,30 @@ export async function startOpenAIService(): Promise<OpenAIService> {
   const responses = new Map<string, StoredResponse>();
   // The handler reads the settings from the service object, which tests change as they go.
   let state!: OpenAIService;
-  const server: FakeServer = await startFakeServer(async (request, response) => {
+  const server: FakeServer = await startFakeServer(async (request, reply) => {
     if (state.key !== undefined && request.headers.authorization !== `Bearer ${state.key}`) {
-      return sendJson(response, 401, API_ERROR('Incorrect API key provided: sk-wr***ng.', 'invalid_api_key'));
+      return reply.json(401, API_ERROR('Incorrect API key provided: sk-wr***ng.', 'invalid_api_key'));
     }
     const route = `${request.method} ${request.path}`;
     if (route === 'GET /v1/models') {
-      return sendJson(response, 200, { object: 'list', data: state.models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) });
+      return reply.json(200, { object: 'list', data: state.models.map((id) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'system' })) });
     }
-    if (route === 'POST /v1/chat/completions') return chat(request.body, response);
+    if (route === 'POST /v1/chat/completions') return chat(request.body, reply);
     if (route === 'POST /v1/images/generations') {
       const n = request.body?.n ?? 1;
-      return sendJson(response, 200, { created: 1_700_000_000, data: Array.from({ length: n }, (_, i) => ({ url: `https://images.test/${i + 1}.png`, revised_prompt: request.body?.prompt })) });
+      return reply.json(200, { created: 1_700_000_000, data: Array.from({ length: n }, (_, i) => ({ url: `https://images.test/${i + 1}.png`, revised_prompt: request.body?.prompt })) });
     }
     if (route === 'POST /v1/responses') {
       const stored = { id: `resp_${responses.size + 1}`, model: request.body?.model ?? '', polls: 0, cancelled: false };
       responses.set(stored.id, stored);
-      return sendJson(response, 200, responseObject(stored, 'queued'));
+      return reply.json(200, responseObject(stored, 'queued'));
     }
     const match = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(request.path);
     const stored = match ? responses.get(decodeURIComponent(match[1]!)) : undefined;
-    if (!stored) return sendJson(response, 404, API_ERROR(`Unknown route ${route}`, null));
+    if (!stored) return reply.json(404, API_ERROR(`Unknown route ${route}`, null));
     if (match![2]) stored.cancelled = true;
     else stored.polls += 1;
-    sendJson(response, 200, responseObject(stored, statusOf(stored)));
+    reply.json(200, responseObject(stored, statusOf(stored)));
   });
 
   function statusOf(stored: StoredResponse): string {
@@ -78,9 +77,9 @@ export async function startOpenAIService(): Promise<OpenAIService> {
     return stored.polls <= state.responsePolls ? 'in_progress' : state.responseOutcome;
   }
 
-  function chat(body: any, response: ServerResponse) {
-    if (!Array.isArray(body?.messages)) return sendJson(response, 400, API_ERROR("Missing required parameter: 'messages'.", 'missing_required_parameter'));
-    return stream(server, response, 'text/event-stream', chatPieces(body));
+  function chat(body: any, reply: Reply) {
+    if (!Array.isArray(body?.messages)) return reply.json(400, API_ERROR("Missing required parameter: 'messages'.", 'missing_required_parameter'));
+    return reply.stream('text/event-stream', chatPieces(body));
   }
 
   function chatPieces(body: any): Piece[] {

@@ -17,8 +17,11 @@
  *
  * An error after a stream began comes as a line of its own, `{ "error": "..." }`, the status
  * being already sent (https://docs.ollama.com/api/errors): the attempt fails and the job is
- * retried; so does a stream that ends without `done`. Other errors, rate limits and timeouts:
- * see service-http.ts (an unknown model is a 404, so its job fails at once with `bad_input`).
+ * retried; so does a stream that ends without `done`. Other errors, rate limits (waited out
+ * within each attempt: Ollama itself answers a full queue with 503, but a server shared behind
+ * a gateway may be rate-limited by it), starting and timeouts: see service-http.ts (an unknown model is a 404, so
+ * its job fails at once with `bad_input`). `timeouts.requestMs` bounds the silence of every
+ * call, 5 min by default: a model may take that long to load.
  *
  * Health: GET /api/version, then GET /api/tags, whose models become the connector's capability
  * `models`, so a job can require one (`requirements: { models: ["llama3.2"] }`). Each model is
@@ -29,12 +32,23 @@
 import { z } from 'zod';
 import type { Json } from '../../../machines/json.js';
 import { ServiceError, type ConnectorImplementation } from '../connector.js';
-import { connectorIdentity, healthGet, readOperation, serviceSettings, startAttempt, type Attempt, type ServiceConnectorOptions, type ServiceSettings } from './service-http.js';
+import {
+  GENERATION_TIMEOUTS,
+  readOperation,
+  serviceClient,
+  serviceConnector,
+  serviceTimeouts,
+  startAttempt,
+  type Attempt,
+  type RateLimitOptions,
+  type ServiceClient,
+  type ServiceConnectorOptions,
+} from './service-http.js';
 import { jsonLines, tokenLimit, tokenProgress } from './streams.js';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 
-export interface OllamaConnectorOptions extends ServiceConnectorOptions {
+export interface OllamaConnectorOptions extends ServiceConnectorOptions, RateLimitOptions {
   /** The server's address. Default http://127.0.0.1:11434 (Ollama's own default). */
   url?: string;
 }
@@ -42,25 +56,25 @@ export interface OllamaConnectorOptions extends ServiceConnectorOptions {
 const OPERATIONS = ['generate', 'chat', 'embed'] as const;
 
 export function ollamaConnector(options: OllamaConnectorOptions = {}): ConnectorImplementation {
-  const settings = serviceSettings(options, DEFAULT_OLLAMA_URL);
-  return {
-    ...connectorIdentity(options, { type: 'ollama', healthIntervalMs: 30_000 }),
-    async checkHealth(signal) {
-      const { latencyMs } = await healthGet(`${settings.url}/api/version`, settings, signal);
-      return { latencyMs, capabilities: { models: await installedModels(settings, signal) } };
+  const client = serviceClient(options, { url: DEFAULT_OLLAMA_URL });
+  const timeouts = serviceTimeouts(options, GENERATION_TIMEOUTS);
+  const limits = { requestMs: timeouts.requestMs, rateLimitWaitMs: options.rateLimitWaitMs };
+  return serviceConnector(options, { type: 'ollama', healthIntervalMs: 30_000 }, {
+    async probe(signal) {
+      const { latencyMs } = await client.probe('/api/version', { signal, timeoutMs: timeouts.healthMs });
+      return { latencyMs, capabilities: { models: await installedModels(client, { signal, timeoutMs: timeouts.healthMs }) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);
-      const attempt = startAttempt(settings, job, context);
+      const attempt = startAttempt(client, job, context, limits);
       if (operation === 'embed') return (await attempt.call('POST', '/api/embed', body)).json();
       return generate(attempt, `/api/${operation}`, body);
     },
-  };
+  });
 }
 
-async function installedModels(settings: ServiceSettings, signal: AbortSignal): Promise<string[]> {
-  const { json } = await healthGet(`${settings.url}/api/tags`, settings, signal);
-  const parsed = z.object({ models: z.array(z.object({ name: z.string() })) }).safeParse(json);
+async function installedModels(client: ServiceClient, request: { signal: AbortSignal; timeoutMs: number }): Promise<string[]> {
+  const parsed = z.object({ models: z.array(z.object({ name: z.string() })) }).safeParse(await client.json('/api/tags', request));
   if (!parsed.success) throw new ServiceError('GET /api/tags answered without a list of models ({ models: [{ name }] })');
   const names = parsed.data.models.map((model) => model.name);
   return [...new Set(names.flatMap((name) => (name.endsWith(':latest') ? [name, name.slice(0, -':latest'.length)] : [name])))];

@@ -26,19 +26,34 @@
  *   unless its error code says trying again may help (`server_error`, `rate_limit_exceeded`).
  *
  * Health: GET /models (https://platform.openai.com/docs/api-reference/models/list); the model
- * ids become the connector's capability `models`. Errors, rate limits (429 and `Retry-After`)
- * and timeouts: see service-http.ts.
+ * ids become the connector's capability `models`. Errors, rate limits (429 and `Retry-After`,
+ * waited out within each attempt: OpenAI limits every key's requests and tokens per minute and
+ * says when to come back) and starting: see service-http.ts. `timeouts.requestMs` bounds the
+ * silence of every call, 5 min by default: a model may take that long before its first token.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation } from '../connector.js';
-import { apiError, callService, connectorIdentity, healthGet, readOperation, serviceSettings, startAttempt, type Attempt, type ServiceConnectorOptions, type ServiceSettings } from './service-http.js';
+import {
+  apiError,
+  onAbort,
+  readOperation,
+  serviceClient,
+  serviceConnector,
+  serviceTimeouts,
+  startAttempt,
+  GENERATION_TIMEOUTS,
+  type Attempt,
+  type RateLimitOptions,
+  type ServiceClient,
+  type ServiceConnectorOptions,
+} from './service-http.js';
 import { parseStreamed, serverSentEvents, tokenLimit, tokenProgress } from './streams.js';
 
 export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
 
-export interface OpenAIConnectorOptions extends ServiceConnectorOptions {
+export interface OpenAIConnectorOptions extends ServiceConnectorOptions, RateLimitOptions {
   /** The API's base URL, up to and including its version. Default https://api.openai.com/v1. */
   url?: string;
   /** How often a background response is polled. Default 1 s. */
@@ -48,27 +63,28 @@ export interface OpenAIConnectorOptions extends ServiceConnectorOptions {
 const OPERATIONS = ['chat', 'images', 'responses'] as const;
 
 export function openaiConnector(options: OpenAIConnectorOptions = {}): ConnectorImplementation {
-  const settings = serviceSettings(options, DEFAULT_OPENAI_URL);
+  const client = serviceClient(options, { url: DEFAULT_OPENAI_URL });
+  const timeouts = serviceTimeouts(options, GENERATION_TIMEOUTS);
+  const limits = { requestMs: timeouts.requestMs, rateLimitWaitMs: options.rateLimitWaitMs };
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-  return {
-    ...connectorIdentity(options, { type: 'openai', healthIntervalMs: 60_000 }),
-    async checkHealth(signal) {
-      const { json, latencyMs } = await healthGet(`${settings.url}/models`, settings, signal);
+  return serviceConnector(options, { type: 'openai', healthIntervalMs: 60_000 }, {
+    async probe(signal) {
+      const { json, latencyMs } = await client.probe('/models', { signal, timeoutMs: timeouts.healthMs });
       return { latencyMs, capabilities: { models: modelIds(json) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);
-      const attempt = startAttempt(settings, job, context);
+      const attempt = startAttempt(client, job, context, limits);
       switch (operation) {
         case 'chat':
           return chat(attempt, body);
         case 'images':
           return images(attempt, body);
         case 'responses':
-          return background(attempt, body, settings, pollIntervalMs);
+          return background(attempt, body, (path) => cancelResponse(client, path, timeouts.healthMs), pollIntervalMs);
       }
     },
-  };
+  });
 }
 
 function modelIds(json: Json): string[] {
@@ -217,11 +233,12 @@ const UNFINISHED = new Set(['queued', 'in_progress']);
 /** Error codes of a failed response that another attempt may not meet. */
 const TRANSIENT_FAILURES = new Set(['server_error', 'rate_limit_exceeded']);
 
-async function background(attempt: Attempt, body: Record<string, Json>, settings: ServiceSettings, pollIntervalMs: number): Promise<Json> {
+/** Runs a background response to its end; `cancel` asks the service to stop the one at `path` when the job is stopped. */
+async function background(attempt: Attempt, body: Record<string, Json>, cancel: (path: string) => void, pollIntervalMs: number): Promise<Json> {
   let response = readResponse(await (await attempt.call('POST', '/responses', { ...body, background: true, stream: false })).json());
   const started = Date.now();
   const path = `/responses/${encodeURIComponent(response.id)}`;
-  const stopCancelling = onAbort(attempt.signal, () => cancelResponse(settings, path));
+  const stopCancelling = onAbort(attempt.signal, () => cancel(path));
   try {
     while (UNFINISHED.has(response.status)) {
       attempt.progress(0, `${response.status.replace('_', ' ')}, ${Math.round((Date.now() - started) / 1_000)} s`);
@@ -274,18 +291,9 @@ function outputText(output: Json[]): string {
  * lost its lease). Best effort, with its own short deadline: the job has already ended here,
  * and a response left running ends by itself; a failure has nobody to tell.
  */
-function cancelResponse(settings: ServiceSettings, path: string): void {
-  callService({ method: 'POST', url: `${settings.url}${path}/cancel`, headers: settings.headers, signal: AbortSignal.timeout(settings.healthTimeoutMs), idleTimeoutMs: settings.healthTimeoutMs })
-    .then((answer) => answer.json())
+function cancelResponse(client: ServiceClient, path: string, timeoutMs: number): void {
+  client
+    .call(`${path}/cancel`, { method: 'POST', timeoutMs })
+    .then((answer) => answer.discard())
     .catch(() => {});
-}
-
-/** Runs `action` when `signal` aborts (at once if it has); returns what stops listening. */
-function onAbort(signal: AbortSignal, action: () => void): () => void {
-  if (signal.aborted) {
-    action();
-    return () => {};
-  }
-  signal.addEventListener('abort', action, { once: true });
-  return () => signal.removeEventListener('abort', action);
 }

@@ -1,8 +1,11 @@
-/** A hub with one worker running one connector of a service, and what tests read from its records. */
+/**
+ * Running one connector under test against a fake service (fake-server.ts): a hub, a recording,
+ * a worker embedding it, and what tests read from its records.
+ */
 import type { ActorRecord, Hub } from 'statehub';
 import type { ConnectorImplementation } from 'statehub/worker';
 import type { HubRecording } from 'statehub/testing';
-import type { FakeServer, Pause } from './fake-service.js';
+import type { FakeServer, Pause } from './fake-server.js';
 import { api, submit, testHub, testRecording, testWorker } from './hub.js';
 
 export const context = (record: ActorRecord) => record.snapshot.context as Record<string, any>;
@@ -14,16 +17,24 @@ export const context = (record: ActorRecord) => record.snapshot.context as Recor
  */
 export const SERVICE_TEST_TIMINGS = { heartbeatMs: 100, staleAfterMs: 3_000, offlineAfterMs: 10_000 };
 
-export async function hubWithConnector(connector: ConnectorImplementation): Promise<{ hub: Hub; recording: HubRecording }> {
+/** A hub, its recording, and a worker embedding `connector`; every progress report reaches the hub, so tests can read each one. */
+export async function connectorHub(connector: ConnectorImplementation) {
   const hub = await testHub({ timings: SERVICE_TEST_TIMINGS });
   const recording = await testRecording(hub);
-  await testWorker(hub, { id: 'service-worker', simulations: 0, connectors: [connector] });
-  return { hub, recording };
+  const worker = await testWorker(hub, { id: `${connector.type}-worker`, connectors: [connector], progressIntervalMs: 0 });
+  return { hub, recording, worker };
 }
 
 /** Waits for the job to complete and gives its result. */
 export async function resultOf(recording: HubRecording, jobId: string): Promise<any> {
   return context(await recording.waitFor(jobId, 'completed')).result;
+}
+
+/** The job's progress reports (percent and message), in order. */
+export function progressReports(records: ActorRecord[]): { progress: number; message: string }[] {
+  return records
+    .filter((record) => record.state === 'running' && context(record).progressMessage !== null)
+    .map((record) => ({ progress: context(record).progress, message: context(record).progressMessage }));
 }
 
 /** The progress messages the job's records carried, in order, repeats dropped. */
@@ -32,10 +43,15 @@ export function progressMessages(recording: HubRecording, jobId: string): string
   return messages.filter((message, index): message is string => message !== null && message !== messages[index - 1]);
 }
 
-/** The first record of the job in `state`. */
-export function recordIn(recording: HubRecording, jobId: string, state: string): ActorRecord {
-  const record = recording.records(jobId).find((candidate) => candidate.state === state);
-  if (!record) throw new Error(`job ${jobId} was never ${state}: ${recording.states(jobId).join(' > ')}`);
+/** Resolves once the job reported progress with a message matching `pattern`. */
+export function reported(recording: HubRecording, jobId: string, pattern: RegExp): Promise<ActorRecord> {
+  return recording.waitFor(jobId, (record) => pattern.test(context(record).progressMessage ?? ''));
+}
+
+/** The first record of the actor in `state`. */
+export function recordIn(recording: HubRecording, id: string, state: string): ActorRecord {
+  const record = recording.records(id).find((candidate) => candidate.state === state);
+  if (!record) throw new Error(`${id} was never ${state}: ${recording.states(id).join(' > ')}`);
   return record;
 }
 
