@@ -9,5 +9,6 @@ export { KINDS, topState, type ActorRecord, type Kind, type LogEntry, type Snaps
 export type { Filter } from './protocol/monitor.js';
 export { applyDelta, toDelta, DeltaBaseError, type DeltaEntry, type StreamEntry, type PatchOperation } from './protocol/delta.js';
 export type { JobSubmission } from './protocol/jobs.js';
+export type { RecentAnswer, RecentBucket, RecentTransition } from './protocol/recent.js';
 export { HubError, type ErrorBody, type ErrorCode } from './protocol/errors.js';
 export type { Tokens, Role } from './hub/auth.js';

@@ -21,6 +21,7 @@ import type { Jobs } from './jobs.js';
 import type { ActorHost } from './actor-host.js';
 import { removeActor } from './removal.js';
 import type { Metrics } from './metrics.js';
+import type { RecentTransitions } from './recent-transitions.js';
 import { encodeSnapshot } from '../protocol/encoding.js';
 import { serveMonitor } from './monitor-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
@@ -36,6 +37,8 @@ export interface HttpDeps {
   feed: Feed;
   auth: Auth;
   metrics: Metrics;
+  /** The last minute's transitions per kind, counted from the log. */
+  recent: RecentTransitions;
   bodyLimit: number;
   /** Built monitor UI (index.html and assets), if any. */
   uiDir: string | undefined;
@@ -62,6 +65,7 @@ const eventsQuery = z.object({
 const idParams = z.object({ id: idSchema });
 const kindParams = z.object({ kind: z.enum(KINDS) });
 const machineQuery = z.object({ version: z.string().max(64).optional(), token: z.string().optional() });
+const recentQuery = z.object({ offset: offsetSchema.optional(), token: z.string().optional() });
 
 /** Snapshots this long (chars) or longer are sent gzipped to clients that accept it. */
 const GZIP_FROM_BYTES = 16 * 1024;
@@ -170,6 +174,12 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
       `this hub runs ${kind} version ${own.version} and knows no ${version}: the record came from another build (a worker declares its connector machine to the hub it registers with)`,
       { version: own.version },
     );
+  });
+
+  app.get('/api/machines/:kind/recent', { onRequest: allow('read') }, async (request, reply) => {
+    const { kind } = parseInput(kindParams, request.params, 'machine kind');
+    const { offset } = parseInput(recentQuery, request.query, 'query');
+    return reply.header('cache-control', 'no-store').send(await deps.recent.answer(kind, offset));
   });
 
   app.get('/api/throughput', { onRequest: allow('read') }, async () => deps.metrics.throughput());

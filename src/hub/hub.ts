@@ -16,6 +16,7 @@ import { createHttp } from './http.js';
 import { Jobs } from './jobs.js';
 import { Metrics } from './metrics.js';
 import { OriginPolicy } from './origins.js';
+import { RecentTransitions } from './recent-transitions.js';
 import { attachMonitorGateway } from './monitor-gateway.js';
 import { toConnectError } from './socket-errors.js';
 import { HubError } from '../protocol/errors.js';
@@ -129,6 +130,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const dispatcher = new Dispatcher(host, onError);
   const feed = new Feed(store);
   const metrics = new Metrics(store);
+  const recent = new RecentTransitions(store, { onError });
   const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
   const timers = new TimerLoop(host, 250, onError);
   const unsubscribe = store.subscribe((entries) => {
@@ -145,6 +147,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     feed,
     auth,
     metrics,
+    recent,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     uiDir: options.uiDir ?? DEFAULT_UI_DIR,
     origins,
@@ -220,6 +223,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await app.close();
       unsubscribe();
+      recent.close();
       stopAvailability();
       feed.close();
       if (ownStore) await store.close();

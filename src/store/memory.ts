@@ -130,6 +130,12 @@ export class MemoryStore implements Store {
     return this.log.slice(n - firstN + 1);
   }
 
+  async changesStampedFrom(at: number, limit: number): Promise<LogEntry[]> {
+    let first = this.log.length;
+    while (first > 0 && this.log.length - first < limit && Date.parse((this.log[first - 1] as LogEntry).record.updatedAt) >= at) first -= 1;
+    return this.log.slice(first);
+  }
+
   compareOffsets(a: string, b: string): number {
     return (this.parseOffset(a) ?? -1) - (this.parseOffset(b) ?? -1);
   }

@@ -46,6 +46,10 @@ function queueMember(priority: number, createdAt: string, id: string): string {
 const MEMBER_ID_AT = 7 + 24;
 
 const STREAM_ID = /^(\d+)-(\d+)$/;
+/** A log stream item as XRANGE, XREVRANGE and XREAD answer it: id, then field, value, ... */
+type StreamItem = [id: string, fields: string[]];
+/** Log entries read per round trip by `changesStampedFrom`. */
+const STAMPED_PAGE = 1_000;
 /** How long a snapshot waits for this process's tail to reach the log's end before giving up (503). */
 const TAIL_PATIENCE_MS = 10_000;
 
@@ -235,6 +239,27 @@ export class RedisStore implements Store {
     return entries;
   }
 
+  /** Read back from the log's end a page at a time (XREVRANGE), until a record stamped before `at`. */
+  async changesStampedFrom(at: number, limit: number): Promise<LogEntry[]> {
+    const key = `${this.prefix}:log`;
+    const newestFirst: LogEntry[] = [];
+    let end = '+';
+    while (newestFirst.length < limit) {
+      const count = Math.min(STAMPED_PAGE, limit - newestFirst.length);
+      const page = (await this.call('changesStampedFrom', () => this.redis.xrevrange(key, end, '-', 'COUNT', count))) as StreamItem[];
+      for (const [id, fields] of page) {
+        const entry = this.streamEntry(id, fields);
+        if (!entry) continue;
+        if (!(Date.parse(entry.record.updatedAt) >= at)) return newestFirst.reverse();
+        newestFirst.push(entry);
+      }
+      const last = page.at(-1);
+      if (!last || page.length < count) break;
+      end = `(${last[0]}`;
+    }
+    return newestFirst.reverse();
+  }
+
   compareOffsets(a: string, b: string): number {
     return compareStreamIds(this.streamIdOf(a) ?? '0-0', this.streamIdOf(b) ?? '0-0');
   }
@@ -311,7 +336,7 @@ export class RedisStore implements Store {
           await this.checkForGap();
           failing = false;
         }
-        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, Array<[string, string[]]>]> | null;
+        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, StreamItem[]]> | null;
         const raw = answer?.[0]?.[1];
         if (!raw) continue;
         // Own commits delivered at once are in the answer too: skip what was delivered.
@@ -325,9 +350,8 @@ export class RedisStore implements Store {
             entries.push(own);
             continue;
           }
-          // Fields: r <record json> [e <event json>].
-          const record = readable([fields[1] as string])[0];
-          if (record) entries.push(logEntry(this.offsetOf(id), record, parseEvent(fields[2] === 'e' ? fields[3] : undefined)));
+          const entry = this.streamEntry(id, fields);
+          if (entry) entries.push(entry);
         }
         this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
       } catch {
@@ -336,6 +360,13 @@ export class RedisStore implements Store {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
+  }
+
+  /** A log stream item as a log entry; undefined when its record cannot be read (see `readable`). */
+  private streamEntry(id: string, fields: string[]): LogEntry | undefined {
+    // Fields: r <record json> [e <event json>].
+    const record = readable([fields[1] as string])[0];
+    return record && logEntry(this.offsetOf(id), record, parseEvent(fields[2] === 'e' ? fields[3] : undefined));
   }
 
   /** Hands entries that follow what was delivered, up to stream id `last`, to the mirror and the subscribers. */

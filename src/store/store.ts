@@ -111,6 +111,15 @@ export interface Store {
   snapshot(kinds?: readonly Kind[]): Promise<Snapshot>;
   /** Every change after `offset`, or undefined when they are not all held any more (or the offset is not from this log). */
   changesSince(offset: string): Promise<LogEntry[] | undefined>;
+  /**
+   * The log's changes stamped at or after `at` (epoch ms on the store's clock, read from each
+   * record's `updatedAt`), oldest first: what a hub that starts reads to count the last minute
+   * as one that ran through it did. At most `limit` (> 0) of them: when more were stamped since,
+   * the newest `limit`, the older ones left out. Only what the log still holds (`logLimit`
+   * entries). Records' times follow the log's order (a commit stamped before the last is
+   * refused), so the read goes back from the log's end and stops at the first earlier one.
+   */
+  changesStampedFrom(at: number, limit: number): Promise<LogEntry[]>;
   /** Orders two offsets of this log: negative when a is earlier. */
   compareOffsets(a: string, b: string): number;
   /** Calls `listener` with every committed change, in offset order, batch by batch. */

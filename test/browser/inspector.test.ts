@@ -1,9 +1,11 @@
 /**
  * The inspector in real Chromium against a real hub and real workers: the actor view follows a
  * job to `completed` and travels back to one of its changes; the fleet chart's counts equal the
- * snapshot at the offset it drew them at, while jobs run; every badge and state opens the actor.
+ * snapshot at the offset it drew them at, while jobs run, and its arrows (the last minute, from
+ * the log) are the same on a page opened 20 s after the jobs ran; every badge and state opens the actor.
  * Screenshots go to test-artifacts/inspector-*.png.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Page } from 'playwright-core';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ConnectorImplementation, RunContext } from 'statehub/worker';
@@ -312,5 +314,56 @@ describe('the fleet chart', () => {
     expect(await open.page.$$eval('.member-list li', (items) => items.map((item) => (item as HTMLElement).dataset.id).sort())).toEqual(jobs.map((job) => job.id).sort());
     await screenshot(open.page, 'inspector-fleet-jobs-done');
     expect(open.errors).toEqual([]);
+  }, 90_000);
+
+  it('draws the same arrows on a page opened before the jobs ran and on one opened 20 s later: the last minute comes from the log', async () => {
+    const hub = await testHub({ retention: { keepFinishedMs: 120_000 } });
+    const recording = await testRecording(hub);
+    await testWorker(hub, { id: 'w1', machineId: 'm1', simulations: 2 });
+    const openedAt = Date.now();
+    const early = await openPage(browser(), `${hub.url}/#/machines/job`);
+    await live(early);
+    await early.page.waitForSelector('.chart-svg[data-offset]');
+
+    const jobs = [
+      ...(await Promise.all([0, 1, 2, 3].map(() => submit(hub, { type: 'simulation', payload: { durationMs: 300, steps: 3 } })))),
+      await submit(hub, { type: 'simulation', backoffMs: 50, payload: { durationMs: 100, steps: 1, failTimes: 1 } }),
+      await submit(hub, { type: 'simulation', maxAttempts: 1, payload: { durationMs: 50, failTimes: 1, failWith: 'no luck' } }),
+      await submit(hub, { type: 'nobody-serves-this' }),
+    ];
+    await api(hub, 'POST', `/api/jobs/${jobs[6].id}/cancel`);
+    for (const job of jobs) await recording.waitFor(job.id, (record) => ['completed', 'failed', 'cancelled'].includes(record.state), PATIENCE);
+
+    await sleep(Math.max(0, openedAt + 20_000 - Date.now()));
+    const late = await openPage(browser(), `${hub.url}/#/machines/job`);
+    await live(late);
+    await late.page.waitForSelector('.chart-svg[data-offset]');
+
+    /** Each arrow's count and each transition's line, as drawn. */
+    const arrows = (open: OpenPage) =>
+      open.page.$eval('.chart-svg', (svg) => ({
+        edges: Object.fromEntries([...svg.querySelectorAll('[data-edge]')].map((edge) => [(edge as SVGElement).dataset.edge, Number((edge as SVGElement).dataset.taken)])),
+        lines: Object.fromEntries([...svg.querySelectorAll('text.line[data-transition]')].map((line) => [(line as SVGElement).dataset.transition, line.textContent])),
+      }));
+    // Read together until they agree (each page redraws as the hub's second turns), then asserted.
+    const deadline = Date.now() + PATIENCE.timeoutMs;
+    let both = await Promise.all([arrows(early), arrows(late)]);
+    while (JSON.stringify(both[0]) !== JSON.stringify(both[1]) && Date.now() < deadline) {
+      await sleep(250);
+      both = await Promise.all([arrows(early), arrows(late)]);
+    }
+    const [before, after] = both;
+    expect(after).toEqual(before);
+    // What the jobs did, on both: six of the seven ran (one twice), five completed, one failed, one was cancelled while pending.
+    expect(after.edges).toMatchObject({
+      'job.pending->job.assigned': 7,
+      'job.assigned->job.running': 7,
+      'job.running->job.completed': 5,
+      'job.running->job.attemptFailed': 2,
+      'job.pending->job.cancelled': 1,
+    });
+    await screenshot(early.page, 'inspector-fleet-early');
+    await screenshot(late.page, 'inspector-fleet-late');
+    expect([...early.errors, ...late.errors]).toEqual([]);
   }, 90_000);
 });

@@ -539,6 +539,46 @@ export function describeStoreContract(
       });
     });
 
+    describe('changesStampedFrom', () => {
+      /** Commits `count` changes of one worker, the i-th stamped `start + i * stepMs` (record and commit alike), with an event each. */
+      async function stamped(store: Store, start: number, count: number, stepMs: number): Promise<LogEntry[]> {
+        const entries: LogEntry[] = [];
+        let record = workerRecord({ id: 'w1' });
+        for (let i = 0; i < count; i++) {
+          const at = start + i * stepMs;
+          record = { ...(i === 0 ? record : nextRecord(record)), updatedAt: new Date(at).toISOString() };
+          entries.push(...(await store.commit({ records: [record], events: [{ type: `E${i}` }], at })));
+        }
+        return entries;
+      }
+
+      it('returns the changes stamped at or after a time, oldest first, with their events, and none for a later time', async () => {
+        const store = await open();
+        const start = store.now() - 60_000;
+        const all = await stamped(store, start, 7, 1_000);
+        expect(await store.changesStampedFrom(start, 100)).toEqual(all);
+        expect(await store.changesStampedFrom(start + 3_000, 100)).toEqual(all.slice(3));
+        expect(await store.changesStampedFrom(start + 2_500, 100)).toEqual(all.slice(3));
+        expect((await store.changesStampedFrom(start + 6_000, 100)).map((entry) => entry.event?.type)).toEqual(['E6']);
+        expect(await store.changesStampedFrom(start + 6_001, 100)).toEqual([]);
+      });
+
+      it('returns the newest `limit` when more were stamped since, across several reads of the log', async () => {
+        const store = await open();
+        const start = store.now() - 60_000;
+        // More than one page of a store that reads the log in pages (Redis: 1,000 entries).
+        const all = await stamped(store, start, 2_500, 10);
+        expect(await store.changesStampedFrom(start, 4)).toEqual(all.slice(-4));
+        expect(await store.changesStampedFrom(start, 2_100)).toEqual(all.slice(-2_100));
+        expect(await store.changesStampedFrom(start + 10_000, 5_000)).toEqual(all.slice(1_000));
+      });
+
+      it('of an empty store is empty', async () => {
+        const store = await open();
+        expect(await store.changesStampedFrom(0, 10)).toEqual([]);
+      });
+    });
+
     describe('subscribe', () => {
       it('delivers every committed change, in offset order, in non-empty batches', async () => {
         const store = await open();

@@ -1,13 +1,11 @@
 /**
  * The fleet chart's counts are a function of the records: kept change by change, they equal a
- * count of the records the view holds, whatever the changes were; transitions taken are counted
- * per change, in the minute before the clock given.
+ * count of the records the view holds, whatever the changes were.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { View } from '../../src/client/view.js';
 import type { ActorRecord } from '../../src/protocol/record.js';
-import { chartGraph } from '../../ui/src/inspector/chart-graph.js';
 import { activeStates } from '../../ui/src/inspector/statechart.js';
 import { FleetTally } from '../../ui/src/inspector/tally.js';
 import { recordOf, statechartOf } from './inspector-support.js';
@@ -43,7 +41,7 @@ describe('FleetTally', () => {
       fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
         const view = new View();
         view.applySnapshot({ offset: '0', records: [] });
-        const tally = new FleetTally(connector, chartGraph(connector), 'connector', view.records.values());
+        const tally = new FleetTally(connector, 'connector', view.records.values());
         view.subscribe((changes, reset) => tally.apply(changes, reset));
         let offset = 0;
         for (const item of steps) {
@@ -79,75 +77,8 @@ describe('FleetTally', () => {
     );
   });
 
-  it('counts the transitions each change took, in the minute before the clock, and only those', () => {
-    const view = new View();
-    view.applySnapshot({ offset: '0', records: [] });
-    const tally = new FleetTally(job, chartGraph(job), 'job', []);
-    view.subscribe((changes, reset) => tally.apply(changes, reset));
-    const at = (second: number) => ({ updatedAt: new Date(Date.UTC(2026, 10, 30, 12, 0, 0) + second * 1_000).toISOString(), version: job.version });
-    let offset = 0;
-    const change = (id: string, seq: number, value: string, second: number) => view.applyTransitions([{ offset: String(++offset), record: recordOf('job', id, seq, value, at(second)) }]);
-    const id = (source: string, text: string) => job.transitions.find((transition) => transition.source === `job.${source}` && transition.text === text)?.id as string;
-    const noon = Date.UTC(2026, 10, 30, 12, 0, 0);
-    change('a', 1, 'pending', 0);
-    change('a', 2, 'assigned', 1);
-    change('a', 3, 'running', 2);
-    change('a', 4, 'running', 3);
-    // Transitions by id, and the arrows they are drawn on (an arrow's number counts changes).
-    expect(tally.recent(noon + 2_000)).toEqual(
-      new Map([
-        [id('pending', 'ASSIGN'), 1],
-        ['job.pending->job.assigned', 1],
-        [id('assigned', 'START'), 1],
-        ['job.assigned->job.running', 1],
-      ]),
-    );
-    expect(tally.recent(noon + 30_000)).toEqual(
-      new Map([
-        [id('pending', 'ASSIGN'), 1],
-        ['job.pending->job.assigned', 1],
-        [id('assigned', 'START'), 1],
-        ['job.assigned->job.running', 1],
-        [id('running', 'PROGRESS'), 1],
-      ]),
-    );
-    change('b', 1, 'pending', 60);
-    change('b', 2, 'assigned', 62);
-    change('a', 5, 'completed', 62);
-    change('c', 1, 'pending', 62);
-    change('c', 2, 'assigned', 62);
-    expect(tally.recent(noon + 62_000)).toEqual(
-      new Map([
-        [id('assigned', 'START'), 1],
-        ['job.assigned->job.running', 1],
-        [id('running', 'PROGRESS'), 1],
-        [id('running', 'COMPLETE'), 1],
-        ['job.running->job.completed', 1],
-        [id('pending', 'ASSIGN'), 2],
-        ['job.pending->job.assigned', 2],
-      ]),
-    );
-    expect(tally.recent(noon + 200_000)).toEqual(new Map());
-    // A first record is no transition; the counts are the records'.
-    expect(new Map(tally.allCounts())).toEqual(new Map([['job', 3], ['job.completed', 1], ['job.assigned', 2]]));
-  });
-
-  it('counts a change once on an arrow, however many of the arrow’s transitions could explain it', () => {
-    const graph = chartGraph(connector);
-    const tally = new FleetTally(connector, graph, 'connector', []);
-    const at = { version: connector.version, updatedAt: '2026-11-30T12:00:01.000Z' };
-    const active = recordOf('connector', 'c', 1, 'active', at);
-    tally.apply([{ record: active, previous: undefined, offset: '1' }], false);
-    tally.apply([{ record: recordOf('connector', 'c', 2, { idle: 'ready' }, at), previous: active, offset: '2' }], false);
-    const recent = tally.recent(Date.parse('2026-11-30T12:00:05.000Z'));
-    // JOB_DONE, JOB_FAILED or CANCEL [isCurrentJob]: the values alone cannot tell; one change went along the arrow.
-    expect(graph.edges.find((edge) => edge.id === 'connector.active->connector.idle')?.lines).toHaveLength(3);
-    expect(recent.get('connector.active->connector.idle')).toBe(1);
-    expect([...recent.keys()].filter((key) => key.startsWith('connector.active#'))).toHaveLength(3);
-  });
-
   it('does not place records of another definition version, and says how many there are', () => {
-    const tally = new FleetTally(job, chartGraph(job), 'job', [
+    const tally = new FleetTally(job, 'job', [
       recordOf('job', 'a', 1, 'pending', { version: job.version }),
       recordOf('job', 'b', 1, 'pending', { version: 'feedfacefeedface' }),
       recordOf('job', 'c', 1, 'pending'),

@@ -1,19 +1,27 @@
 /**
  * The fleet chart (`/#/machines/:kind`): the chart of a kind with, on each state, how many live
  * actors are in it now, and the transitions they took in the last minute drawn heavier. Clicking
- * a state lists its actors (`?state=<state id>` in the address). Counts come from the records the
- * page's monitor holds, so they equal GET /api/snapshot at the offset the chart carries (data-offset).
+ * a state lists its actors (`?state=<state id>` in the address).
+ *
+ * The page follows the kind with a monitor of its own, asking for events (an event narrows which
+ * arrow a change took), resumed from the records the page's monitor holds so only what changed
+ * after comes. Counts come from its records, so they equal GET /api/snapshot at the offset the
+ * chart carries (data-offset); the arrows come from the hub's count of the log's last minute as
+ * of that offset, plus the changes after it (recent.ts), so every page draws the same, whenever
+ * it was opened.
  */
 import { A, useParams, useSearchParams } from '@solidjs/router';
-import { For, Show, createMemo, createResource, onCleanup } from 'solid-js';
+import { For, Show, createMemo, createResource, createSignal, onCleanup } from 'solid-js';
+import type { RecentAnswer } from '../../../src/protocol/recent.js';
 import type { Kind } from '../../../src/protocol/record.js';
 import { useNow } from '../clock.js';
 import { useHub } from '../context.js';
-import { clock, plural } from '../format.js';
+import { plural } from '../format.js';
 import { Chart } from './Chart.js';
 import type { ChartLayout } from './layout.js';
 import { actorPath } from './links.js';
 import { listMachines, type LoadedMachine } from './machines.js';
+import { RecentArrows } from './recent.js';
 import { FleetTally } from './tally.js';
 import { WithChart } from './WithChart.js';
 import './inspector.css';
@@ -44,17 +52,39 @@ function FleetChart(props: { machine: LoadedMachine; layout: ChartLayout }) {
   const [search, setSearch] = useSearchParams<{ state?: string }>();
   const { answer, chart } = props.machine;
   const kind = answer.kind as Kind;
-  const view = hub.model.source.view;
-  const openedAt = hub.now();
-  const tally = new FleetTally(chart, props.layout.graph, kind, view.records.values());
-  // Applied as the view applies them; read once a frame through the store's signal for the kind.
-  onCleanup(view.subscribe((changes, reset) => tally.apply(changes, reset)));
-  const changed = kind === 'job' ? hub.jobs : hub.topology;
+  const shared = hub.model.source.view;
+  const monitor = hub.monitor({
+    filter: { kinds: [kind] },
+    events: true,
+    ...(shared.offset === undefined ? {} : { resume: { offset: shared.offset, records: [...shared.records.values()].filter((record) => record.kind === kind) } }),
+  });
+  onCleanup(() => monitor.close());
+  const view = monitor.view;
+  const tally = new FleetTally(chart, kind, view.records.values());
+  // Changes are applied as the view applies them, and drawn once a frame.
+  const [changed, setChanged] = createSignal(0);
+  let frame = 0;
+  const redraw = () => {
+    if (frame === 0) frame = requestAnimationFrame(() => ((frame = 0), setChanged((n) => n + 1)));
+  };
+  onCleanup(() => cancelAnimationFrame(frame));
+  onCleanup(
+    view.subscribe((changes, reset) => {
+      tally.apply(changes, reset);
+      redraw();
+    }),
+  );
+  const recent = new RecentArrows(
+    { view, kind, read: (offset) => hub.api<RecentAnswer>(`/api/machines/${kind}/recent?offset=${encodeURIComponent(offset)}`), changed: redraw },
+    chart,
+    props.layout.graph,
+  );
+  onCleanup(() => recent.close());
   const reading = createMemo(() => {
     changed();
-    return { counts: new Map(tally.allCounts()), offset: view.offset, offChart: tally.offChart() };
+    return { counts: new Map(tally.allCounts()), offset: recent.offset(), offChart: tally.offChart() };
   });
-  const taken = createMemo(() => (changed(), tally.recent(now())));
+  const taken = createMemo(() => (changed(), recent.weights(now())));
   const selected = () => (search.state && chart.states.has(search.state) ? search.state : undefined);
   const members = createMemo(() => {
     changed();
@@ -96,8 +126,8 @@ function FleetChart(props: { machine: LoadedMachine; layout: ChartLayout }) {
           />
         </div>
         <p class="muted legend">
-          The number on a state: live {kind}s in it now. Heavier arrows (×n): transitions taken in the last minute, read from the changes this page received since it opened at {clock(new Date(openedAt).toISOString())}.
-          Click a state to list its {kind}s.
+          The number on a state: live {kind}s in it now. Heavier arrows (×n): how many changes of {kind}s went along them in the last minute, as the hub’s log has them (by the hub’s
+          clock){reading().offset === undefined ? '; reading it from the hub…' : ''}. Click a state to list its {kind}s.
         </p>
       </section>
       <Show when={selected()}>
