@@ -47,7 +47,8 @@ const httpConfigSchema = z.strictObject({
       statusUrl: template.optional(),
       cancelUrl: template.optional(),
       pollIntervalMs: z.number().int().min(10).optional(),
-      fields: z.record(z.enum(['id', 'status', 'progress', 'result', 'error', 'statusUrl', 'callbackUrl']), z.string().min(1)).optional(),
+      // Partial: a file renames the fields its service names otherwise (a record over an enum would want every one).
+      fields: z.partialRecord(z.enum(['id', 'status', 'progress', 'result', 'error', 'statusUrl', 'callbackUrl']), z.string().min(1)).optional(),
       progressScale: z.union([z.literal(100), z.literal(1)]).optional(),
       doneStatuses: z.array(z.string()).min(1).optional(),
       failedStatuses: z.array(z.string()).min(1).optional(),

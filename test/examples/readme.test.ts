@@ -1,6 +1,7 @@
 /** The README's examples are the files that run as tests: they cannot drift apart. */
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { connectorConfigSchema } from '../../src/worker/connector-spec.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -12,4 +13,11 @@ it('shows the transition-sequence example exactly as it runs', () => {
 it('shows the connector example exactly as it runs', () => {
   const example = readFileSync(new URL('./connector.test.ts', import.meta.url), 'utf8');
   expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
+});
+
+it('shows connector config files the worker takes', () => {
+  const examples = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
+  const configs = examples.filter((example) => ['http', 'comfyui', 'a1111', 'openai', 'ollama'].some((type) => type in example));
+  expect(configs.length).toBeGreaterThanOrEqual(2);
+  for (const config of configs) expect(connectorConfigSchema.safeParse(config).error).toBeUndefined();
 });
