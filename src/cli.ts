@@ -5,7 +5,7 @@ import { readTokensFile } from './hub/auth.js';
 import { parseOrigin } from './hub/origins.js';
 import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
-import { LOG_FORMATS, commandLogger, type LogFormat } from './log.js';
+import { LOG_FORMATS, LOG_LEVELS, commandLogger, workerLog, type LogFormat, type LogLevel } from './log.js';
 import { submitJob } from './submit.js';
 import { BUILT_IN_CONNECTORS, connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
@@ -63,6 +63,12 @@ const inspectOption = (what: string) =>
 const logFormatOption = () =>
   new Option('--log-format <format>', 'pretty (readable lines) or json (one JSON object per line); default: pretty on a terminal, json when piped').choices(LOG_FORMATS);
 
+const logLevelOption = () =>
+  new Option('--log-level <level>', 'the least severe lines logged').choices(LOG_LEVELS).default('info').env('STATEHUB_LOG_LEVEL');
+
+/** The logger `--log-format` and `--log-level` ask for. */
+const loggerFor = (options: Record<string, unknown>) => commandLogger(options.logFormat as LogFormat | undefined, options.logLevel as LogLevel);
+
 const portOption = () => new Option('--port <port>', 'port to listen on (0 picks a free one)').default(3000).argParser(integer('the port', 0, 65_535));
 
 program
@@ -87,8 +93,9 @@ program
   .option('--history-limit <n>', 'changes kept per actor for its history and time travel (the oldest go first)', integer('the history limit', 0, 1_000_000), 1_000)
   .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const hub = await startHub({ ...(await hubOptions(options)), logger: commandLogger(options.logFormat as LogFormat | undefined) });
+    const hub = await startHub({ ...(await hubOptions(options)), logger: loggerFor(options) });
     onShutdown(() => hub.close());
   });
 
@@ -119,8 +126,9 @@ program
   )
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
-    const logger = commandLogger(options.logFormat as LogFormat | undefined);
+    const logger = loggerFor(options);
     const connectors = connectorsFromSpec(options.connectors, {
       httpUrl: options.httpUrl,
       httpHealthUrl: options.httpHealthUrl,
@@ -144,7 +152,7 @@ program
       ...(options.capabilities && { capabilities: options.capabilities }),
       connectors,
       ...(options.inspect && { inspect: options.inspect as string }),
-      log: (message) => logger.info(message),
+      log: workerLog(logger),
     });
     onShutdown(() => worker.drain(), () => worker.stop());
     await worker.ready();
@@ -157,12 +165,13 @@ program
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .addOption(inspectOption("the demo hub's actors"))
   .addOption(logFormatOption())
+  .addOption(logLevelOption())
   .action(async (options) => {
     const demo = await runDemo({
       port: options.port,
       host: options.host,
       ...(options.inspect && { inspect: options.inspect as string }),
-      logger: commandLogger(options.logFormat as LogFormat | undefined),
+      logger: loggerFor(options),
     });
     onShutdown(() => demo.close());
   });

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { startHub, type Hub } from './hub/hub.js';
+import { workerLog } from './log.js';
 import type { JobSubmission } from './protocol/jobs.js';
 import { simulationConnector } from './worker/connectors/simulation.js';
 import { createWorker, type Worker } from './worker/worker.js';
@@ -44,7 +45,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
           id: `${machineId}-worker-${w}`,
           capabilities: { gpu: m, models: m === 1 ? ['sd15'] : ['sd15', 'sdxl'] },
           connectors: [simulationConnector(), simulationConnector()],
-          log: (message) => hub.log.info(message),
+          log: workerLog(hub.log),
         }),
       );
     }

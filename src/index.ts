@@ -1,5 +1,8 @@
 /** `statehub`: run a hub in your own process, and the types of what it serves. */
 export { startHub, type Hub, type HubOptions } from './hub/hub.js';
+export type { Hook, HookEvent } from './hub/hooks.js';
+export type { Transition } from './hub/live-set.js';
+export { STATES, type StateOf, type RecordOf, type Contexts, type ProbeContext } from './protocol/states.js';
 export { MemoryStore } from './store/memory.js';
 export type { Store, Commit, Timer, StoreOptions } from './store/store.js';
 export { ConflictError, StoreUnavailableError } from './store/store.js';

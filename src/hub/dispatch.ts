@@ -19,6 +19,7 @@ import type { Abort, Assignment } from '../protocol/worker.js';
 import type { ActorHost } from './actor-host.js';
 import { jobContext } from './jobs.js';
 import { workerContext, type Registered } from './presence.js';
+import type { ReportError } from './report-error.js';
 
 /** The way to one connected worker. */
 export interface WorkerLink {
@@ -72,7 +73,7 @@ export class Dispatcher {
 
   constructor(
     private readonly host: ActorHost,
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {
     // A safety net for anything the log did not tell this hub (a store outage, a trimmed tail).
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
@@ -226,7 +227,7 @@ export class Dispatcher {
       return;
     }
     this.pumping = this.pump()
-      .catch(this.onError)
+      .catch((error: unknown) => this.onError(error, { what: 'dispatch failed' }))
       .finally(() => {
         this.pumping = undefined;
         if (this.again) {
@@ -260,7 +261,12 @@ export class Dispatcher {
       if (!group) groups.set(key, (group = { workerId: connector.workerId, capabilities: connector.capabilities, connectorIds: [] }));
       group.connectorIds.push(connectorId);
     }
-    for (const group of groups.values()) await this.fillWorker(type, group.workerId, group.capabilities, group.connectorIds);
+    for (const { workerId, capabilities, connectorIds } of groups.values()) {
+      // One worker's failed claim (a job whose record cannot be read...) does not keep jobs from the others.
+      await this.fillWorker(type, workerId, capabilities, connectorIds).catch((error: unknown) =>
+        this.onError(error, { what: `${type} jobs could not be given to worker ${workerId}`, workerId, type }),
+      );
+    }
   }
 
   /** Claims the best matching pending jobs for free connectors of one worker, one type and the same capabilities. */

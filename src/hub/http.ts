@@ -27,6 +27,7 @@ import { serveMonitor } from './monitor-page.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
+import { actorIdOf } from './report-error.js';
 
 export interface HttpDeps {
   store: Store;
@@ -90,10 +91,15 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
   guardOrigins(app, deps.origins);
   if (deps.rateLimit > 0) await limitRate(app, deps.rateLimit, auth);
 
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
     const hubError = toHubError(error, deps.bodyLimit);
     // A store that does not answer is logged once by the hub (its availability), not per request.
-    if (hubError.code === 'internal') deps.log.error({ err: error }, `internal: ${hubError.message}`);
+    // The route's pattern, not the URL: a query string may hold a token.
+    if (hubError.code === 'internal') {
+      const { id } = (request.params ?? {}) as { id?: unknown };
+      const actorId = actorIdOf(error) ?? (typeof id === 'string' ? id : undefined);
+      deps.log.error({ err: error, method: request.method, route: request.routeOptions.url, ...(actorId === undefined ? {} : { actorId }) }, `internal: ${hubError.message}`);
+    }
     void reply.status(hubError.status).send(hubError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {

@@ -3,6 +3,7 @@ import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { WORKER_TIMING_DEFAULTS, type WorkerTimings } from '../../machines/worker.js';
 import type { WorkerLimits } from '../protocol/worker.js';
 import { MemoryStore } from '../store/memory.js';
@@ -12,8 +13,10 @@ import { ActorHost } from './actor-host.js';
 import { Auth, type Tokens } from './auth.js';
 import { Dispatcher } from './dispatch.js';
 import { Feed } from './feed.js';
+import { Hooks, type Hook, type HookEvent } from './hooks.js';
 import { createHttp } from './http.js';
 import { Jobs } from './jobs.js';
+import { LiveSet } from './live-set.js';
 import { Metrics } from './metrics.js';
 import { OriginPolicy } from './origins.js';
 import { RecentTransitions } from './recent-transitions.js';
@@ -22,7 +25,9 @@ import { toConnectError } from './socket-errors.js';
 import { HubError } from '../protocol/errors.js';
 import { Presence } from './presence.js';
 import { RETENTION_DEFAULTS, Retention, type RetentionOptions } from './retention.js';
+import { actorIdOf, type ReportError } from './report-error.js';
 import { TimerLoop } from './timers.js';
+import { timedStore } from './timed-store.js';
 import { SocketRate } from './socket-rate.js';
 import { StatelyRelay } from './stately-relay.js';
 import { inspectorUrl } from '../stately-inspector.js';
@@ -91,6 +96,12 @@ export interface Hub {
   readonly log: Logger;
   /** The Socket.IO server (namespaces /monitor and /worker), for embedding and tests. */
   readonly io: Server;
+  /**
+   * Calls `hook` with every later change (`'transition'`) or every later change of one kind of
+   * actor (`'job'`, `'worker'`, ...): `{ offset, record, previous, event }`, in offset order (see
+   * hooks.ts for what a hook may do). Returns what removes it.
+   */
+  on<E extends HookEvent>(event: E, hook: Hook<E>): () => void;
   close(): Promise<void>;
 }
 
@@ -109,7 +120,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const log = baseLog.child({}, { serializers: { err: loggedError } });
   const ownStore = !options.store;
   const storeOptions = options.historyLimit === undefined ? {} : { historyLimit: options.historyLimit };
-  const store =
+  const givenStore =
     options.store ??
     (options.redis
       ? await RedisStore.connect({ url: options.redis, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}), ...storeOptions })
@@ -119,24 +130,32 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const limits: WorkerLimits = { maxResultBytes, maxMessageBytes: maxResultBytes + MiB };
   const auth = new Auth(options.tokens);
   const onError = errorLog(log);
+  const registry = new Registry();
+  // Every part of the hub reads and writes through this view, so each store call is timed.
+  const store = timedStore(givenStore, registry);
   // One line when the store stops answering and one when it is back, not one per failed step.
   const stopAvailability = store.onAvailability((available, reason) =>
     available ? log.info(`the ${store.kind} store answers again`) : log.warn(`the ${store.kind} store does not answer: ${reason}; writes answer 503 until it does`),
   );
+  const live = await LiveSet.open(store, (error) => onError(error, { what: 'the live set could not be read again after a gap in the log' })).catch(async (error: unknown) => {
+    stopAvailability();
+    if (ownStore) await givenStore.close();
+    throw error;
+  });
 
   const host = new ActorHost(store);
   const presence = new Presence(host, timings);
   const jobs = new Jobs(host);
   const dispatcher = new Dispatcher(host, onError);
   const feed = new Feed(store);
-  const metrics = new Metrics(store);
+  const metrics = new Metrics(registry, store, live);
+  const hooks = new Hooks(live, (error, context) => onError(error, { ...context, what: `a ${context.hook} hook failed` }));
   const recent = new RecentTransitions(store, { onError });
   const retention = new Retention(host, { ...RETENTION_DEFAULTS, ...options.retention }, onError);
   const timers = new TimerLoop(host, 250, onError);
   const unsubscribe = store.subscribe((entries) => {
     dispatcher.observe(entries);
     retention.observe(entries);
-    metrics.observe(entries);
   });
 
   const app = await createHttp({
@@ -175,6 +194,8 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   const monitors = io.of('/monitor');
   const rate = new SocketRate(options.socketRateLimit ?? 2_000);
   const stopBroadcast = attachMonitorGateway(monitors, feed, auth, { maxQueuedPackets: options.maxQueuedPackets ?? 10_000, rate, onError });
+  // After the gateway's: the lag runs up to the moment the monitors' sockets were handed the batch.
+  const stopLag = feed.onBroadcast((entries) => metrics.fannedOut(entries));
   const workers = io.of('/worker');
   attachWorkerGateway(workers, { host, presence, jobs, dispatcher, auth, timings, limits, rate, log, closing: () => closing, onError });
   monitors.on('connection', (socket) => {
@@ -207,13 +228,15 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   return {
     url,
     port,
-    store,
+    store: givenStore,
     log,
     io,
+    on: (event, hook) => hooks.on(event, hook),
     async close() {
       closing = true;
       relay?.close();
       stopBroadcast();
+      stopLag();
       await timers.stop();
       await retention.stop();
       await dispatcher.stop();
@@ -225,8 +248,9 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       unsubscribe();
       recent.close();
       stopAvailability();
+      live.close();
       feed.close();
-      if (ownStore) await store.close();
+      if (ownStore) await givenStore.close();
     },
   };
 }
@@ -244,24 +268,27 @@ export function loggedError(error: unknown): Record<string, unknown> {
 }
 
 /**
- * Where the hub's background work (timers, dispatch, retention) reports failures. A store that
- * does not answer is told once by its availability (above), not by every step that ran into it;
- * the same error again within a minute is counted, not logged again.
+ * Where the hub's background work (timers, dispatch, retention, hooks) reports failures: one line
+ * each, `what` failed (default "hub error") with the error and the context's fields (the actor's
+ * id where there is one). A store that does not answer is told once by its availability (above),
+ * not by every step that ran into it; the same failure again within a minute is counted, not
+ * logged again.
  */
-function errorLog(log: Logger): (error: unknown) => void {
+function errorLog(log: Logger): ReportError {
   const seen = new Map<string, { at: number; repeats: number }>();
-  return (error) => {
+  return (error, { what = 'hub error', ...fields } = {}) => {
     if (error instanceof StoreUnavailableError) return;
-    const message = error instanceof Error ? error.message : String(error);
+    const key = `${what}: ${error instanceof Error ? error.message : String(error)}`;
     const now = Date.now();
-    const last = seen.get(message);
+    const last = seen.get(key);
     if (last && now - last.at < 60_000) {
       last.repeats += 1;
       return;
     }
-    seen.set(message, { at: now, repeats: 0 });
+    seen.set(key, { at: now, repeats: 0 });
     if (seen.size > 100) seen.delete(seen.keys().next().value as string);
-    log.error({ err: error, ...(last?.repeats ? { repeatedSinceLastLogged: last.repeats } : {}) }, 'hub error');
+    const actorId = fields.actorId ?? actorIdOf(error);
+    log.error({ err: error, ...fields, ...(actorId === undefined ? {} : { actorId }), ...(last?.repeats ? { repeatedSinceLastLogged: last.repeats } : {}) }, what);
   };
 }
 

@@ -15,6 +15,7 @@ import type { StreamEntry } from '../protocol/delta.js';
 import type { Auth } from './auth.js';
 import { encodeEventPacket, encodeSnapshot } from '../protocol/encoding.js';
 import type { Feed } from './feed.js';
+import type { ReportError } from './report-error.js';
 import type { SocketRate } from './socket-rate.js';
 
 const LIVE_ROOM = 'live';
@@ -30,7 +31,7 @@ export interface MonitorGatewayOptions {
   maxQueuedPackets: number;
   /** Messages per second each monitor socket may send (it should send none). */
   rate: SocketRate;
-  onError: (error: unknown) => void;
+  onError: ReportError;
 }
 
 export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, options: MonitorGatewayOptions): () => void {
@@ -59,7 +60,7 @@ export function attachMonitorGateway(nsp: Namespace, feed: Feed, auth: Auth, opt
       reject(socket, new HubError('bad_request', `monitors are read-only: the hub accepts no "${event}" event here`), args);
     });
     void follow(socket, feed, socket.data.request as MonitorAuth, options).catch((error) => {
-      options.onError(error);
+      options.onError(error, { what: 'a monitor could not be brought up to date' });
       socket.emit('error', new HubError('unavailable', `cannot read the snapshot: ${(error as Error).message}`).toBody());
       socket.disconnect(true);
     });

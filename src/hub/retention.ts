@@ -4,6 +4,7 @@
  */
 import type { LogEntry } from '../protocol/record.js';
 import type { ActorHost } from './actor-host.js';
+import type { ReportError } from './report-error.js';
 import { isFinal } from './jobs.js';
 
 export interface RetentionOptions {
@@ -27,7 +28,7 @@ export class Retention {
   constructor(
     private readonly host: ActorHost,
     private readonly options: RetentionOptions,
-    private readonly onError: (error: unknown) => void,
+    private readonly onError: ReportError,
   ) {}
 
   start(sweepMs = 1_000): void {
@@ -50,7 +51,7 @@ export class Retention {
   private sweep(): void {
     if (this.sweeping) return;
     this.sweeping = this.removeDue()
-      .catch(this.onError)
+      .catch((error: unknown) => this.onError(error, { what: 'finished jobs could not leave the live set' }))
       .finally(() => (this.sweeping = undefined));
   }
 

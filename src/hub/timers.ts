@@ -5,6 +5,7 @@
  * neither early nor late.
  */
 import type { ActorHost } from './actor-host.js';
+import type { ReportError } from './report-error.js';
 import { ConflictError } from '../store/store.js';
 
 const BATCH = 500;
@@ -20,7 +21,7 @@ export class TimerLoop {
   constructor(
     private readonly host: ActorHost,
     private readonly pollMs = 1_000,
-    private readonly onError: (error: unknown) => void = () => {},
+    private readonly onError: ReportError = () => {},
   ) {
     this.unsubscribe = host.onTimersSet((dueAt) => this.wake(dueAt));
   }
@@ -52,7 +53,7 @@ export class TimerLoop {
       return;
     }
     this.running = this.fireDue()
-      .catch(this.onError)
+      .catch((error: unknown) => this.onError(error, { what: 'due timers could not be read' }))
       .finally(async () => {
         this.running = undefined;
         if (this.stopped) return;
@@ -70,7 +71,10 @@ export class TimerLoop {
           await this.host.run((tx) => tx.send(timer.actorId, timer.event), timer);
         } catch (error) {
           // Another step already consumed or replaced it.
-          if (!(error instanceof ConflictError)) throw error;
+          if (error instanceof ConflictError) continue;
+          // The rest of the batch waits for the next tick, as the store is likely what failed.
+          this.onError(error, { what: `timer ${timer.event.type} failed`, actorId: timer.actorId });
+          return;
         }
       }
       if (due.length < BATCH) return;

@@ -32,6 +32,7 @@ import type { SocketRate } from './socket-rate.js';
 import type { Transaction } from './transaction.js';
 import type { JobEvent } from '../../machines/job.js';
 import type { Presence } from './presence.js';
+import type { ReportError } from './report-error.js';
 
 export interface WorkerGatewayDeps {
   host: ActorHost;
@@ -48,7 +49,7 @@ export interface WorkerGatewayDeps {
   log: Pick<Logger, 'warn'>;
   /** True while the hub shuts down: its sockets closing is not the workers leaving. */
   closing: () => boolean;
-  onError: (error: unknown) => void;
+  onError: ReportError;
 }
 
 type Ack = (answer: unknown) => void;
@@ -248,7 +249,7 @@ class WorkerSession {
       answers = await work();
     } catch (error) {
       const hubError = error instanceof HubError ? error : new HubError('unavailable', `hub could not handle ${items[0]?.event}: ${(error as Error).message}`);
-      if (!(error instanceof HubError)) this.deps.onError(error);
+      if (!(error instanceof HubError)) this.deps.onError(error, { what: `a worker's ${items[0]?.event} could not be handled`, workerId: this.workerId });
       answers = items.map(() => hubError);
     }
     items.forEach((item, index) => {

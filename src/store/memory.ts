@@ -8,7 +8,7 @@ import BTreeModule from 'sorted-btree';
 import type { Requirements } from '../../machines/job.js';
 import type { ActorRecord, Kind, LogEntry, Snapshot } from '../protocol/record.js';
 import { leaseHolder, queuePlace, type QueuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 // A CommonJS package: Node hands its class over as `.default`, Vite's loader as the import itself.
 type BTreeClass = typeof BTreeModule.default;
@@ -120,6 +120,10 @@ export class MemoryStore implements Store {
       if (!kinds || kinds.includes(record.kind)) records.push(record);
     }
     return { offset: this.offsetOf(this.lastN), records };
+  }
+
+  async logStats(): Promise<LogStats> {
+    return { appended: this.lastN, length: this.log.length };
   }
 
   async changesSince(offset: string): Promise<LogEntry[] | undefined> {

@@ -12,10 +12,11 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -32,6 +33,7 @@ interface Scripts {
   statehubSince(...args: (string | number)[]): Promise<string[] | null>;
   statehubSnapshot(...args: (string | number)[]): Promise<string[]>;
   statehubChildren(...args: (string | number)[]): Promise<string[]>;
+  statehubLogStats(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 type ScriptedRedis = Redis & Scripts;
@@ -117,6 +119,7 @@ export class RedisStore implements Store {
     redis.defineCommand('statehubSince', { numberOfKeys: 0, lua: lua('since') });
     redis.defineCommand('statehubSnapshot', { numberOfKeys: 0, lua: lua('snapshot') });
     redis.defineCommand('statehubChildren', { numberOfKeys: 0, lua: lua('children') });
+    redis.defineCommand('statehubLogStats', { numberOfKeys: 0, lua: lua('log-stats') });
     await redis.set(`${prefix}:epoch`, randomBytes(6).toString('hex'), 'NX');
     const epoch = (await redis.get(`${prefix}:epoch`)) as string;
     const clock = new RedisClock(redis);
@@ -224,6 +227,11 @@ export class RedisStore implements Store {
       };
       this.waiting.push({ id, resume: done });
     });
+  }
+
+  async logStats(): Promise<LogStats> {
+    const [length, appended] = await this.call('logStats', () => this.redis.statehubLogStats(this.prefix));
+    return { appended: appended < 0 ? undefined : appended, length };
   }
 
   async changesSince(offset: string): Promise<LogEntry[] | undefined> {
@@ -501,15 +509,4 @@ function compareStreamIds(a: string, b: string): number {
   const [, aMs = '0', aSeq = '0'] = STREAM_ID.exec(a) ?? [];
   const [, bMs = '0', bSeq = '0'] = STREAM_ID.exec(b) ?? [];
   return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
-}
-
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }

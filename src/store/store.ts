@@ -77,6 +77,12 @@ export interface StoreOptions {
   historyLimit?: number;
 }
 
+/** See `Store.logStats`. */
+export interface LogStats {
+  appended: number | undefined;
+  length: number;
+}
+
 export const STORE_DEFAULTS = {
   logLimit: 100_000,
   archiveRetentionMs: 24 * 60 * 60_000,
@@ -111,6 +117,12 @@ export interface Store {
   snapshot(kinds?: readonly Kind[]): Promise<Snapshot>;
   /** Every change after `offset`, or undefined when they are not all held any more (or the offset is not from this log). */
   changesSince(offset: string): Promise<LogEntry[] | undefined>;
+  /**
+   * The log's size: `appended`, changes appended since the log began (the position of its head;
+   * undefined where the store cannot tell, e.g. Redis before 7.0), and `length`, changes it holds
+   * now (what a `since` resume can be replayed from; the oldest are trimmed past the log limit).
+   */
+  logStats(): Promise<LogStats>;
   /**
    * The log's changes stamped at or after `at` (epoch ms on the store's clock, read from each
    * record's `updatedAt`), oldest first: what a hub that starts reads to count the last minute

@@ -19,6 +19,7 @@ import { MAX_PROGRESS_MESSAGE, type Abort, type Assignment, type HeartbeatAck, t
 import { HubError } from '../protocol/errors.js';
 import { checkShape } from '../protocol/shape.js';
 import { tooLarge } from '../protocol/sizes.js';
+import { redact } from '../redact.js';
 import { createStatelyInspector } from '../stately-inspector.js';
 import { connectorLogic, type ConnectorActor, type ConnectorImplementation, type JobRun } from './connector.js';
 
@@ -40,14 +41,27 @@ export interface WorkerOptions {
   connectors: ConnectorImplementation[];
   /** Shortest gap between two progress reports of one job: a bar moving four times a second reads as live, and each report is a record every monitor receives. Default 250 ms. */
   progressIntervalMs?: number;
-  /** Where the worker says what happens. Default: nothing. */
-  log?: (message: string) => void;
+  /**
+   * Where the worker says what happens, a line at a time, with its level and the actors it is
+   * about (`statehub worker` hands them to its pino logger). Default: nothing.
+   */
+  log?: (message: string, fields: WorkerLogFields) => void;
   /**
    * A ws:// or wss:// URL: the connector actors (and the actors they invoke) report to Stately's
    * inspector there, as XState actors do, with session ids scoped by this worker's id. An
    * inspector that is away or slow never holds the worker up. Default: off.
    */
   inspect?: string;
+}
+
+export type WorkerLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** What comes with each line: its level, and the ids of the actors it is about. */
+export interface WorkerLogFields {
+  level: WorkerLogLevel;
+  workerId: string;
+  connectorId?: string;
+  jobId?: string;
 }
 
 export interface Worker {
@@ -71,7 +85,10 @@ interface Running {
 export function createWorker(options: WorkerOptions): Worker {
   const machineId = options.machineId ?? hostname();
   const id = options.id ?? `${machineId}-${process.pid}`;
-  const log = options.log ?? (() => {});
+  /** The hub's URL as lines show it. */
+  const hubName = redact(options.hub).replace(/\/$/, '');
+  const output = options.log ?? (() => {});
+  const log = (level: WorkerLogLevel, message: string, about: Pick<WorkerLogFields, 'connectorId' | 'jobId'> = {}) => output(message, { level, workerId: id, ...about });
   const progressIntervalMs = options.progressIntervalMs ?? 250;
   /** Jobs its connectors run now. */
   const running = new Map<string, Running>();
@@ -82,7 +99,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const inspector =
     options.inspect === undefined
       ? undefined
-      : createStatelyInspector({ url: options.inspect, log: { info: log, warn: log }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
+      : createStatelyInspector({ url: options.inspect, log: { info: (message) => log('info', message), warn: (message) => log('warn', message) }, sessionScope: id, onConnect: () => connectors.forEach((actor) => inspector?.live(actor)) });
   const types = new Map<string, string>();
   const lastSent = new Map<string, PersistedSnapshot>();
   /** The event that made each connector's current snapshot: recorded with it by the hub. */
@@ -156,7 +173,7 @@ export function createWorker(options: WorkerOptions): Worker {
           return;
         }
         outcomes.delete(jobId);
-        log(`hub did not take ${outcome.event} of ${jobId}: ${describe(answer)}`);
+        log('warn', `hub did not take ${outcome.event} of ${jobId}: ${describe(answer)}`, { jobId, connectorId: outcome.connectorId });
       },
       outcome.bytes,
     );
@@ -183,8 +200,11 @@ export function createWorker(options: WorkerOptions): Worker {
       if (held) progress.push(jobId, { attempt: held.job.attempt, percent, ...(message === undefined ? {} : { message: boundProgressMessage(message) }) });
     },
     done: (jobId: string, result: Json) => finish(jobId, (job) => resultOutcome(job, result, limits.maxResultBytes)),
-    failed: (jobId: string, error: ErrorInfo, permanent: boolean) =>
-      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) })),
+    failed: (jobId: string, error: ErrorInfo, permanent: boolean) => {
+      const held = running.get(jobId);
+      if (held) log('warn', `job ${jobId} failed its attempt ${held.job.attempt}${permanent ? ' for good' : ''}${reason(error)}`, { jobId, connectorId: held.connectorId });
+      finish(jobId, (job) => jobReport('job:failed', { jobId, attempt: job.attempt, error, ...(permanent ? { retryable: false } : {}) }));
+    },
   };
 
   const counters = new Map<string, number>();
@@ -207,12 +227,25 @@ export function createWorker(options: WorkerOptions): Worker {
         inspector?.inspect.next?.(inspection);
         if (inspection.type !== '@xstate.snapshot' || inspection.actorRef !== actor) return;
         causes.set(connectorId, inspection.event);
+        noteError(connectorId, actor.getSnapshot());
         reportConnector(connectorId);
       },
     });
     connectors.set(connectorId, actor);
     types.set(connectorId, implementation.type);
-    actor.subscribe({ error: (error) => log(`connector ${connectorId} crashed: ${(error as Error).message}`) });
+    actor.subscribe({ error: (error) => log('error', `connector ${connectorId} crashed: ${(error as Error).message}`, { connectorId }) });
+  }
+
+  /** Connectors in `error` now: each time one enters it is one line. */
+  const inError = new Set<string>();
+  function noteError(connectorId: string, snapshot: ReturnType<ConnectorActor['getSnapshot']>): void {
+    if (!snapshot.matches('error')) {
+      inError.delete(connectorId);
+      return;
+    }
+    if (inError.has(connectorId)) return;
+    inError.add(connectorId);
+    log('warn', `connector ${connectorId} is in error${reason(snapshot.context.error)}`, { connectorId });
   }
 
   function reportConnector(connectorId: string): void {
@@ -233,7 +266,7 @@ export function createWorker(options: WorkerOptions): Worker {
     outcomes.delete(jobId);
     const held = running.get(jobId);
     if (!held) return;
-    log(`aborting ${jobId}: ${reason}`);
+    log('info', `aborting ${jobId}: ${reason}`, { jobId, connectorId: held.connectorId });
     running.delete(jobId);
     progress.forget(jobId);
     connectors.get(held.connectorId)?.send({ type: 'CANCEL', jobId });
@@ -274,12 +307,12 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     socket.emit('register', registration, (answer: RegisterAck | { error: ErrorInfo & { code: string } }) => {
       if ('error' in answer && answer.error.code === 'unavailable') {
-        log(`hub cannot register worker ${id} yet: ${answer.error.message}`);
+        log('warn', `hub cannot register worker ${id} yet: ${answer.error.message}`);
         setTimeout(() => socket.connected && !stopped && register(), 1_000);
         return;
       }
       if ('error' in answer) {
-        log(`hub refused worker ${id}: ${answer.error.message}`);
+        log('error', `hub refused worker ${id}: ${answer.error.message}`);
         readyReject(new Error(`hub refused worker ${id}: ${answer.error.message}`));
         return;
       }
@@ -290,7 +323,7 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Registered: drop what the hub took back, send again what a dropped connection may have lost. */
   function opened(answer: RegisterAck, reported: Array<{ id: string; snapshot: PersistedSnapshot }>): void {
     const resumed = session !== undefined && answer.resumed;
-    if (session !== undefined && !resumed) log(`hub opened a new session for worker ${id}: the jobs of the old one were given up`);
+    if (session !== undefined && !resumed) log('warn', `hub opened a new session for worker ${id}: the jobs of the old one were given up`);
     // A new session holds nothing: whatever this process still runs was given to others.
     const revoked = resumed ? answer.revoked : [...running.keys(), ...outcomes.keys()];
     for (const jobId of revoked) drop(jobId, resumed ? 'the hub took it back while the worker was away' : 'its session ended');
@@ -313,7 +346,7 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const actor of connectors.values()) actor.start();
     }
     lastRefusal = { message: '', at: 0 };
-    log(`worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${options.hub} (${connectors.size} ${connectors.size === 1 ? 'connector' : 'connectors'})`);
+    log('info', `worker ${id} ${resumed ? 'resumed its session with' : 'registered with'} ${hubName} (${connectors.size} ${connectors.size === 1 ? 'connector' : 'connectors'})`);
     readyResolve();
   }
 
@@ -322,7 +355,7 @@ export function createWorker(options: WorkerOptions): Worker {
     socket.timeout(10_000).emit('heartbeat', {}, (error: Error | null, answer?: HeartbeatAck) => {
       if (error || !answer || stopped || !registered) return;
       if (answer.resync) {
-        log(`hub asked worker ${id} to register again`);
+        log('warn', `hub asked worker ${id} to register again`);
         register();
       } else {
         for (const connectorId of connectors.keys()) reportConnector(connectorId);
@@ -332,7 +365,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   socket.on('connect', () => register());
   socket.on('disconnect', (reason) => {
-    log(`worker ${id} disconnected from the hub (${reason})`);
+    log(stopped ? 'info' : 'warn', `worker ${id} disconnected from the hub (${reason})`);
     pause();
   });
   // A hub that is down is tried every half second: say so when the reason changes, and every 30 s.
@@ -341,7 +374,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const message = error.data?.message ?? error.description?.message ?? error.message;
     const now = Date.now();
     if (message !== lastRefusal.message || now - lastRefusal.at >= 30_000) {
-      log(`worker ${id} cannot connect to ${options.hub}: ${message}${error.data ? '' : ' (trying again)'}`);
+      log(error.data ? 'error' : 'warn', `worker ${id} cannot connect to ${hubName}: ${message}${error.data ? '' : ' (trying again)'}`);
       lastRefusal = { message, at: now };
     }
     // A refusal by the hub (bad token...) is final; a hub that is down is retried by the client.
@@ -501,6 +534,15 @@ const DEFAULT_LIMITS: WorkerLimits = { maxMessageBytes: 2 * 1024 * 1024, maxResu
 /** Room for the packet around the reports, and per report for its event name and brackets. */
 const MESSAGE_OVERHEAD = 1_024;
 const ITEM_OVERHEAD = 64;
+
+/**
+ * A connector's failure as the log says it: its code, not its message, which may quote what a
+ * service answered (and so what the job carried). The message is in the job's or connector's
+ * record, for whoever may read it.
+ */
+function reason(error: ErrorInfo | null): string {
+  return `${error?.code ? ` (${error.code})` : ''}: its record says why`;
+}
 
 function describe(answer: Answer): string {
   return answer.error?.message ?? answer.reason ?? 'the job is no longer this worker’s';

@@ -180,6 +180,36 @@ describe('statehub hub and worker', () => {
     expect(bad.output()).toMatch(/argument 'xml' is invalid\. Allowed choices are pretty, json/);
   });
 
+  it('logs from --log-level up (hub, worker, demo); a worker logs JSON lines with its id', async () => {
+    // At warn, a hub on loopback says nothing: it is there when it answers.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const quiet = statehub(['hub', '--port', String(port), '--log-level', 'warn']);
+    await expect.poll(async () => (await api(url, 'GET', '/healthz').catch(() => ({ status: 0 }))).status, { timeout: 15_000 }).toBe(200);
+
+    const worker = statehub(['worker', '--hub', url, '--connectors', 'simulation:1', '--id', 'cli-log-1', '--log-format', 'json', '--log-level', 'debug']);
+    const [line] = await worker.waitFor(/^\{.*registered with.*\}$/m);
+    expect(JSON.parse(line)).toMatchObject({ level: 30, workerId: 'cli-log-1', msg: expect.stringMatching(/^worker cli-log-1 registered with http/) });
+    const silent = statehub(['worker', '--hub', url, '--connectors', 'simulation:1', '--id', 'cli-log-2', '--log-level', 'error']);
+    await expect.poll(async () => (await api(url, 'GET', '/api/actors/cli-log-2')).body.state, { timeout: 15_000 }).toBe('ready');
+    expect(silent.output()).toBe('');
+    expect(quiet.output()).toBe('');
+
+    // The demo at warn: its hub and its four workers run, and none of their info lines is shown.
+    const demoUrl = `http://127.0.0.1:${await freePort()}`;
+    const demo = statehub(['demo', '--port', new URL(demoUrl).port, '--log-format', 'json', '--log-level', 'warn']);
+    const readyWorkers = async () => {
+      const answer = await api(demoUrl, 'GET', '/api/snapshot?kinds=worker').catch(() => ({ body: { records: [] } }));
+      return (answer.body.records as Array<{ state: string }>).filter((record) => record.state !== 'offline').length;
+    };
+    await expect.poll(readyWorkers, { timeout: 15_000 }).toBe(4);
+    expect(demo.output()).not.toMatch(/registered with|demo is running|listening/);
+
+    const bad = statehub(['hub', '--port', '0', '--log-level', 'loud']);
+    expect(await bad.exited()).toBe(1);
+    expect(bad.output()).toMatch(/argument 'loud' is invalid\. Allowed choices are fatal, error, warn, info, debug, trace, silent/);
+  });
+
   it('a hub takes its Redis from REDIS_URL: a job submitted to one hub process is there for the next', async () => {
     const redis = await startRedisServer();
     onTestFinished(() => redis.stop());

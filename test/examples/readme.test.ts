@@ -5,13 +5,8 @@ import { connectorConfigSchema } from '../../src/worker/connector-spec.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
-it('shows the transition-sequence example exactly as it runs', () => {
-  const example = readFileSync(new URL('./transition-sequence.test.ts', import.meta.url), 'utf8');
-  expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
-});
-
-it('shows the connector example exactly as it runs', () => {
-  const example = readFileSync(new URL('./connector.test.ts', import.meta.url), 'utf8');
+it.each(['transition-sequence', 'connector', 'hooks'])('shows the %s example exactly as it runs', (name) => {
+  const example = readFileSync(new URL(`./${name}.test.ts`, import.meta.url), 'utf8');
   expect(readme).toContain(`\`\`\`ts\n${example}\`\`\``);
 });
 

@@ -237,7 +237,7 @@ describe('faults with real processes on one Redis', () => {
     await expect.poll(() => count('the redis store answers again')).toBe(1);
     expect(count('writes answer 503 until it does')).toBe(1);
     const lines = process.output().split('\n');
-    expect(lines.filter((line) => line.includes('"msg":"hub error"'))).toEqual([]);
+    expect(lines.filter((line) => line.includes('"level":50'))).toEqual([]);
   });
 
   it('(e) durable timers still fire after every hub was killed and one started again', async () => {

@@ -490,6 +490,22 @@ export function describeStoreContract(
         expect(await store.changesSince(all[all.length - 1]!.offset)).toEqual([]);
       });
 
+      it('logStats counts every change appended, and what the log holds (at least the last logLimit, past the trim)', async () => {
+        const logLimit = 10;
+        const store = await open({ logLimit });
+        expect(await store.logStats()).toEqual({ appended: 0, length: 0 });
+        await store.commit({ records: [workerRecord({ id: 'w1' }), workerRecord({ id: 'w2' })] });
+        expect(await store.logStats()).toEqual({ appended: 2, length: 2 });
+        for (let batch = 0; batch < 30; batch++) {
+          await store.commit({ records: Array.from({ length: 100 }, (_, i) => workerRecord({ id: `w${batch}-${i}` })) });
+        }
+        const { appended, length } = await store.logStats();
+        expect(appended).toBe(3_002);
+        // Trimmed, maybe in chunks or approximately: never below the limit, well below all.
+        expect(length).toBeGreaterThanOrEqual(logLimit);
+        expect(length).toBeLessThan(3_002);
+      });
+
       it('is undefined for a string that is not an offset of this store', async () => {
         const store = await open();
         const entries = await store.commit({ records: [workerRecord({ id: 'w1' }), workerRecord({ id: 'w2' })] });
