@@ -22,7 +22,7 @@ import { z } from 'zod';
 import type { HealthReport } from '../../../machines/connector.js';
 import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
-import { isRecord, serverMessage, serviceClient, serviceConnector, serviceTimeouts, type ServiceClient, type ServiceConnectorOptions, type ServiceTimeouts } from './service-http.js';
+import { isRecord, serverMessage, serviceClient, serviceConnector, type ServiceClient, type ServiceConnectorOptions, type ServiceTimeouts } from './service-http.js';
 
 export interface A1111ConnectorOptions extends ServiceConnectorOptions {
   /** The webui, e.g. http://127.0.0.1:7860. */
@@ -88,21 +88,19 @@ async function whilePolling<T>(work: Promise<T>, poll: (stop: AbortSignal) => Pr
   }
 }
 
-/** The webui's sdapi endpoints, with this connector's headers and timeouts. */
+/** The webui's sdapi endpoints, through a client with this connector's headers and timeouts. */
 class A1111Api {
-  readonly timeouts: Required<ServiceTimeouts>;
   private readonly client: ServiceClient;
   private readonly progressIntervalMs: number;
 
   constructor(options: A1111ConnectorOptions) {
     this.client = serviceClient(options, { describe: describeError });
-    this.timeouts = serviceTimeouts(options);
     this.progressIntervalMs = options.progressIntervalMs ?? 1_000;
   }
 
   /** The health probe: `/sdapi/v1/options`, the loaded checkpoint as a capability. */
   async options(signal: AbortSignal): Promise<HealthReport> {
-    const { json: options, latencyMs } = await this.client.probe('/sdapi/v1/options', { signal, timeoutMs: this.timeouts.healthMs });
+    const { json: options, latencyMs } = await this.client.probe('/sdapi/v1/options', signal);
     if (!isRecord(options)) throw new ServiceError(`${this.client.url('/sdapi/v1/options')} is not the webui's: it answered no settings`);
     const model = options.sd_model_checkpoint;
     return { latencyMs, capabilities: { a1111: typeof model === 'string' ? { model } : {} } };
@@ -123,7 +121,7 @@ class A1111Api {
     while (!stop.aborted) {
       await sleep(this.progressIntervalMs, undefined, { signal: stop }).catch(() => undefined);
       if (stop.aborted) return;
-      const answer = await this.client.json('/sdapi/v1/progress?skip_current_image=true', { signal: stop, timeoutMs: this.timeouts.requestMs }).catch(() => undefined);
+      const answer = await this.client.json('/sdapi/v1/progress?skip_current_image=true', { signal: stop, timeoutMs: this.client.timeouts.requestMs }).catch(() => undefined);
       // A report after the generation ended would move the bar back from 100.
       if (!stop.aborted && isRecord(answer)) reportProgress(answer, report);
     }
@@ -131,7 +129,7 @@ class A1111Api {
 
   /** Best effort: a server that does not answer runs nothing we could stop. */
   async interrupt(): Promise<void> {
-    await this.client.json('/sdapi/v1/interrupt', { method: 'POST', timeoutMs: this.timeouts.requestMs }).catch(() => undefined);
+    await this.client.json('/sdapi/v1/interrupt', { method: 'POST', timeoutMs: this.client.timeouts.requestMs }).catch(() => undefined);
   }
 }
 

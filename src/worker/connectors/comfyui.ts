@@ -35,7 +35,6 @@ import {
   serverMessage,
   serviceClient,
   serviceConnector,
-  serviceTimeouts,
   type ServiceClient,
   type ServiceConnectorOptions,
   type ServiceTimeouts,
@@ -301,7 +300,7 @@ class ComfySocket {
   }
 
   private async reconnect(): Promise<void> {
-    const { reconnectMs } = this.comfy.timeouts;
+    const { reconnectMs } = this.comfy;
     const deadline = performance.now() + reconnectMs;
     let lastError: unknown;
     for (let delay = 100; !this.closed && !this.signal.aborted; delay = Math.min(delay * 2, 2_000)) {
@@ -331,28 +330,34 @@ function parseMessage(text: string): ComfyMessage | undefined {
   return undefined;
 }
 
-/** ComfyUI's HTTP and WebSocket endpoints, with this connector's headers and timeouts. */
+/** ComfyUI's HTTP and WebSocket endpoints, through a client with this connector's headers and timeouts. */
 class ComfyApi {
-  readonly timeouts: Required<ComfyuiTimeouts>;
+  /** How long a dropped WebSocket is reconnected for (`timeouts.reconnectMs`). */
+  readonly reconnectMs: number;
   private readonly client: ServiceClient;
   private readonly maxDownloadBytes: number;
 
   constructor(options: ComfyuiConnectorOptions) {
     this.client = serviceClient(options);
+    this.reconnectMs = options.timeouts?.reconnectMs ?? 30_000;
     this.maxDownloadBytes = options.maxDownloadBytes ?? 512 * 1024;
-    this.timeouts = { ...serviceTimeouts(options), reconnectMs: options.timeouts?.reconnectMs ?? 30_000 };
+  }
+
+  /** Bounds every HTTP call and the WebSocket's handshake: none of them waits for a run, whose progress comes over the WebSocket. */
+  private get requestMs(): number {
+    return this.client.timeouts.requestMs;
   }
 
   /** The health probe: `/system_stats`, its devices and VRAM as capabilities. */
   async systemStats(signal: AbortSignal): Promise<HealthReport> {
-    const { json: stats, latencyMs } = await this.client.probe('/system_stats', { signal, timeoutMs: this.timeouts.healthMs });
+    const { json: stats, latencyMs } = await this.client.probe('/system_stats', signal);
     if (!isRecord(stats) || !Array.isArray(stats.devices)) throw new ServiceError(`${this.client.url('/system_stats')} is not ComfyUI's: it lists no devices`);
     return { latencyMs, capabilities: capabilitiesOf(stats) };
   }
 
   /** Queues the workflow; resolves with the id the server gave it. A workflow it refuses is bad input. */
   async queuePrompt(workflow: Workflow, clientId: string, promptId: string, signal: AbortSignal): Promise<string> {
-    const answer = await this.client.json('/prompt', { json: { prompt: workflow, client_id: clientId, prompt_id: promptId }, signal, timeoutMs: this.timeouts.requestMs, describe: describeRefusal });
+    const answer = await this.client.json('/prompt', { json: { prompt: workflow, client_id: clientId, prompt_id: promptId }, signal, timeoutMs: this.requestMs, describe: describeRefusal });
     if (!isRecord(answer) || typeof answer.prompt_id !== 'string') throw new ServiceError(`ComfyUI queued the workflow without a prompt_id: ${JSON.stringify(answer).slice(0, 200)}`);
     return answer.prompt_id;
   }
@@ -385,7 +390,7 @@ class ComfyApi {
 
   /** Stops the prompt: interrupted if it runs, removed if it waits. Best effort: a server that does not answer runs nothing of ours we could stop. */
   async cancel(promptId: string): Promise<void> {
-    const request = { timeoutMs: this.timeouts.requestMs };
+    const request = { timeoutMs: this.requestMs };
     try {
       const { running, pending } = await this.queue();
       if (running.includes(promptId)) await this.client.json('/interrupt', { ...request, json: { prompt_id: promptId } });
@@ -412,7 +417,7 @@ class ComfyApi {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     return new Promise((resolve, reject) => {
       signal.throwIfAborted();
-      const socket = new WebSocket(url, { headers: this.client.headers, handshakeTimeout: this.timeouts.requestMs });
+      const socket = new WebSocket(url, { headers: this.client.headers, handshakeTimeout: this.requestMs });
       const abort = () => {
         reject(signal.reason);
         socket.terminate();
@@ -426,14 +431,14 @@ class ComfyApi {
   }
 
   private async historyEntry(promptId: string): Promise<HistoryEntry | undefined> {
-    const history = await this.client.json(`/history/${encodeURIComponent(promptId)}`, { timeoutMs: this.timeouts.requestMs });
+    const history = await this.client.json(`/history/${encodeURIComponent(promptId)}`, { timeoutMs: this.requestMs });
     const entry = isRecord(history) ? history[promptId] : undefined;
     if (!isRecord(entry)) return undefined;
     return { outputs: isRecord(entry.outputs) ? entry.outputs : {}, status: isRecord(entry.status) ? entry.status : {} };
   }
 
   private async queue(): Promise<{ running: string[]; pending: string[] }> {
-    const queue = await this.client.json('/queue', { timeoutMs: this.timeouts.requestMs });
+    const queue = await this.client.json('/queue', { timeoutMs: this.requestMs });
     const ids = (items: unknown) => (Array.isArray(items) ? items.flatMap((item) => (Array.isArray(item) && typeof item[1] === 'string' ? [item[1]] : [])) : []);
     return { running: ids(isRecord(queue) ? queue.queue_running : undefined), pending: ids(isRecord(queue) ? queue.queue_pending : undefined) };
   }
@@ -441,7 +446,7 @@ class ComfyApi {
   /** One output file's bytes, or undefined when it is over `limit` (then not read further). */
   private async view(file: FileRef, limit: number, signal: AbortSignal): Promise<Buffer | undefined> {
     const path = `/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder ?? '', type: file.type ?? 'output' })}`;
-    const answer = await this.client.call(path, { signal, timeoutMs: this.timeouts.requestMs });
+    const answer = await this.client.call(path, { signal, timeoutMs: this.requestMs });
     if (Number(answer.headers.get('content-length')) > limit) {
       await answer.discard();
       return undefined;

@@ -37,7 +37,6 @@ import {
   readOperation,
   serviceClient,
   serviceConnector,
-  serviceTimeouts,
   startAttempt,
   type Attempt,
   type RateLimitOptions,
@@ -56,25 +55,23 @@ export interface OllamaConnectorOptions extends ServiceConnectorOptions, RateLim
 const OPERATIONS = ['generate', 'chat', 'embed'] as const;
 
 export function ollamaConnector(options: OllamaConnectorOptions = {}): ConnectorImplementation {
-  const client = serviceClient(options, { url: DEFAULT_OLLAMA_URL });
-  const timeouts = serviceTimeouts(options, GENERATION_TIMEOUTS);
-  const limits = { requestMs: timeouts.requestMs, rateLimitWaitMs: options.rateLimitWaitMs };
+  const client = serviceClient(options, { url: DEFAULT_OLLAMA_URL, timeouts: GENERATION_TIMEOUTS });
   return serviceConnector(options, { type: 'ollama', healthIntervalMs: 30_000 }, {
     async probe(signal) {
-      const { latencyMs } = await client.probe('/api/version', { signal, timeoutMs: timeouts.healthMs });
-      return { latencyMs, capabilities: { models: await installedModels(client, { signal, timeoutMs: timeouts.healthMs }) } };
+      const { latencyMs } = await client.probe('/api/version', signal);
+      return { latencyMs, capabilities: { models: await installedModels(client, signal) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);
-      const attempt = startAttempt(client, job, context, limits);
+      const attempt = startAttempt(client, job, context, options);
       if (operation === 'embed') return (await attempt.call('POST', '/api/embed', body)).json();
       return generate(attempt, `/api/${operation}`, body);
     },
   });
 }
 
-async function installedModels(client: ServiceClient, request: { signal: AbortSignal; timeoutMs: number }): Promise<string[]> {
-  const parsed = z.object({ models: z.array(z.object({ name: z.string() })) }).safeParse(await client.json('/api/tags', request));
+async function installedModels(client: ServiceClient, signal: AbortSignal): Promise<string[]> {
+  const parsed = z.object({ models: z.array(z.object({ name: z.string() })) }).safeParse((await client.probe('/api/tags', signal)).json);
   if (!parsed.success) throw new ServiceError('GET /api/tags answered without a list of models ({ models: [{ name }] })');
   const names = parsed.data.models.map((model) => model.name);
   return [...new Set(names.flatMap((name) => (name.endsWith(':latest') ? [name, name.slice(0, -':latest'.length)] : [name])))];

@@ -41,7 +41,6 @@ import {
   readOperation,
   serviceClient,
   serviceConnector,
-  serviceTimeouts,
   startAttempt,
   GENERATION_TIMEOUTS,
   type Attempt,
@@ -63,25 +62,23 @@ export interface OpenAIConnectorOptions extends ServiceConnectorOptions, RateLim
 const OPERATIONS = ['chat', 'images', 'responses'] as const;
 
 export function openaiConnector(options: OpenAIConnectorOptions = {}): ConnectorImplementation {
-  const client = serviceClient(options, { url: DEFAULT_OPENAI_URL });
-  const timeouts = serviceTimeouts(options, GENERATION_TIMEOUTS);
-  const limits = { requestMs: timeouts.requestMs, rateLimitWaitMs: options.rateLimitWaitMs };
+  const client = serviceClient(options, { url: DEFAULT_OPENAI_URL, timeouts: GENERATION_TIMEOUTS });
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   return serviceConnector(options, { type: 'openai', healthIntervalMs: 60_000 }, {
     async probe(signal) {
-      const { json, latencyMs } = await client.probe('/models', { signal, timeoutMs: timeouts.healthMs });
+      const { json, latencyMs } = await client.probe('/models', signal);
       return { latencyMs, capabilities: { models: modelIds(json) } };
     },
     async run(job, context) {
       const { operation, body } = readOperation(job.payload, OPERATIONS);
-      const attempt = startAttempt(client, job, context, limits);
+      const attempt = startAttempt(client, job, context, options);
       switch (operation) {
         case 'chat':
           return chat(attempt, body);
         case 'images':
           return images(attempt, body);
         case 'responses':
-          return background(attempt, body, (path) => cancelResponse(client, path, timeouts.healthMs), pollIntervalMs);
+          return background(attempt, body, (path) => cancelResponse(client, path), pollIntervalMs);
       }
     },
   });
@@ -291,9 +288,9 @@ function outputText(output: Json[]): string {
  * lost its lease). Best effort, with its own short deadline: the job has already ended here,
  * and a response left running ends by itself; a failure has nobody to tell.
  */
-function cancelResponse(client: ServiceClient, path: string, timeoutMs: number): void {
+function cancelResponse(client: ServiceClient, path: string): void {
   client
-    .call(`${path}/cancel`, { method: 'POST', timeoutMs })
+    .call(`${path}/cancel`, { method: 'POST', timeoutMs: client.timeouts.healthMs })
     .then((answer) => answer.discard())
     .catch(() => {});
 }

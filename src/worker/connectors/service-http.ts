@@ -128,12 +128,19 @@ export function serviceTimeouts(options: Pick<ServiceConnectorOptions, 'timeouts
   return { ...DEFAULT_TIMEOUTS, ...defaults, ...options.timeouts };
 }
 
-/** The client of a connector's service: its URL (or the connector's default), its headers, its key as a bearer token. */
-export function serviceClient(options: ServiceConnectorOptions, defaults: { url?: string; describe?: Describe } = {}): ServiceClient {
+/**
+ * The client of a connector's service: its URL (or the connector's default), its headers, its
+ * key as a bearer token, its timeouts (the connector's defaults under its options'), and how to
+ * read the service's error bodies.
+ */
+export function serviceClient(options: ServiceConnectorOptions, defaults: { url?: string; timeouts?: ServiceTimeouts; describe?: Describe } = {}): ServiceClient {
   const url = options.url ?? defaults.url;
   if (url === undefined) throw new Error('the connector needs the URL of its service');
-  const headers = { ...options.headers, ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) };
-  return new ServiceClient(url, headers, defaults.describe);
+  return new ServiceClient(url, {
+    headers: { ...options.headers, ...(options.key ? { authorization: `Bearer ${options.key}` } : {}) },
+    timeouts: serviceTimeouts(options, defaults.timeouts),
+    ...(defaults.describe ? { describe: defaults.describe } : {}),
+  });
 }
 
 /** Finds the service's own message in an error body (parsed as parseJson does). */
@@ -216,14 +223,22 @@ export async function callService(url: string, request: ServiceRequest = {}): Pr
   }
 }
 
-/** A service's root URL and headers: calls to its paths, with failures that say what failed and the server's message. */
+/** A service's root URL, headers and timeouts: calls to its paths, with failures that say what failed and the server's message. */
 export class ServiceClient {
+  /** Sent with every call (and usable for the service's other protocols, e.g. a WebSocket). */
+  readonly headers: Record<string, string>;
+  /** Each call says which of them bounds it (`timeoutMs`); health checks take `healthMs`. */
+  readonly timeouts: Required<ServiceTimeouts>;
+  private readonly describe: Describe;
+
   constructor(
     readonly root: string,
-    /** Sent with every call (and usable for the service's other protocols, e.g. a WebSocket). */
-    readonly headers: Record<string, string> = {},
-    private readonly describe: Describe = serverMessage,
-  ) {}
+    settings: { headers?: Record<string, string>; timeouts?: Required<ServiceTimeouts>; describe?: Describe } = {},
+  ) {
+    this.headers = settings.headers ?? {};
+    this.timeouts = settings.timeouts ?? DEFAULT_TIMEOUTS;
+    this.describe = settings.describe ?? serverMessage;
+  }
 
   url(path: string): string {
     return this.root.replace(/\/+$/, '') + path;
@@ -238,10 +253,10 @@ export class ServiceClient {
     return (await this.call(path, request)).json();
   }
 
-  /** A health check's GET: the answer's JSON and the round trip in ms. */
-  async probe(path: string, request: ServiceRequest): Promise<{ json: Json; latencyMs: number }> {
+  /** A health check's GET, bounded by `timeouts.healthMs`: the answer's JSON and the round trip in ms. */
+  async probe(path: string, signal: AbortSignal): Promise<{ json: Json; latencyMs: number }> {
     const started = performance.now();
-    const json = await this.json(path, request);
+    const json = await this.json(path, { signal, timeoutMs: this.timeouts.healthMs });
     return { json, latencyMs: elapsedMs(started) };
   }
 }
@@ -266,13 +281,14 @@ export interface Attempt {
   progress(percent: number, message?: string): void;
 }
 
-/** Starts an attempt; a rate-limit wait is said as a message beside the progress reached so far. */
-export function startAttempt(client: ServiceClient, job: JobRun, context: RunContext, limits: { requestMs: number } & RateLimitOptions): Attempt {
+/** Starts an attempt, its calls bounded by `timeouts.requestMs`; a rate-limit wait is said as a message beside the progress reached so far. */
+export function startAttempt(client: ServiceClient, job: JobRun, context: RunContext, options: RateLimitOptions): Attempt {
   let percent = 0;
-  const rateLimit = rateLimitBudget(limits.rateLimitWaitMs, job, (message) => context.progress(percent, message));
+  const rateLimit = rateLimitBudget(options.rateLimitWaitMs, job, (message) => context.progress(percent, message));
+  const timeoutMs = client.timeouts.requestMs;
   return {
     signal: context.signal,
-    call: (method, path, body) => client.call(path, { method, ...(body === undefined ? {} : { json: body }), signal: context.signal, timeoutMs: limits.requestMs, rateLimit }),
+    call: (method, path, body) => client.call(path, { method, ...(body === undefined ? {} : { json: body }), signal: context.signal, timeoutMs, rateLimit }),
     progress: (value, message) => {
       percent = value;
       context.progress(value, message);
