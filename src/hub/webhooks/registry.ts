@@ -28,15 +28,13 @@ export interface DeliveryLogEntry {
   reason: string | null;
 }
 
-/** The settings a registration does not choose: the hub's. */
-export type WebhookDefaults = WebhookSettings;
-
 const DELIVERABLE_KINDS = KINDS.filter((kind) => kind !== 'webhook');
 
 export class WebhookRegistry {
   constructor(
     private readonly host: ActorHost,
-    private readonly defaults: WebhookDefaults,
+    /** The hub's: what a registration does not choose, and the defaults of what it may. */
+    private readonly defaults: WebhookSettings,
   ) {}
 
   /**
