@@ -5,3 +5,4 @@ export * from './connector.js';
 export * from './worker.js';
 export * from './machine.js';
 export * from './probe.js';
+export * from './webhook.js';

@@ -8,7 +8,7 @@ import { startHub, type HubOptions } from './hub/hub.js';
 import { runDemo } from './demo.js';
 import { LOG_FORMATS, LOG_LEVELS, commandLogger, workerLog, type LogFormat, type LogLevel } from './log.js';
 import { submitJob } from './submit.js';
-import { connectorsFromSpec, readConnectorConfig } from './worker/connector-spec.js';
+import { BUILT_IN_CONNECTORS, connectorsFromSpec, readConnectorConfig, type SpecOptions } from './worker/connector-spec.js';
 import { createWorker } from './worker/worker.js';
 import { DEFAULT_INSPECTOR_URL, inspectorUrl } from './stately-inspector.js';
 
@@ -99,6 +99,9 @@ program
     [],
   )
   .option('--probes <file>', 'JSON file of probes with their thresholds (see the README); --probe URLs are added to it')
+  .option('--webhook-lease-ms <ms>', 'how long a hub holds a webhook delivery round before another hub may deliver again', integer('the webhook lease', 1_000), 60_000)
+  .option('--webhook-poll-ms <ms>', 'an idle webhook looks for changes at least this often (a matching change wakes it at once)', integer('the webhook poll interval', 10), 10_000)
+  .option('--webhook-timeout-ms <ms>', 'longest a webhook POST may take, unless its registration says; at most half the lease', integer('the webhook timeout', 100), 10_000)
   .addOption(inspectOption('every actor (jobs, workers, machines, connectors as reported)'))
   .addOption(logFormatOption())
   .addOption(logLevelOption())
@@ -107,42 +110,66 @@ program
     onShutdown(() => hub.close());
   });
 
-program
-  .command('worker')
-  .description('run a worker process embedding connector actors')
+/** `--connectors`: what a worker runs; for the demo, a worker of your own services beside the simulated ones. */
+function connectorsOption(required: boolean): Option {
+  const types = `TYPE:COUNT[,TYPE:COUNT...]; types: ${BUILT_IN_CONNECTORS.join(', ')}`;
+  return required
+    ? new Option('--connectors <spec>', `connectors to run, ${types}`).makeOptionMandatory()
+    : new Option('--connectors <spec>', `also run a worker with these connectors, against services you have (e.g. ollama:1 --ollama-url URL), ${types}`);
+}
+
+/** The settings of the built-in connectors, for every command that starts some. */
+function withConnectorSettings(command: Command): Command {
+  return command
+    .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
+    .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
+    .addOption(new Option('--http-async <mode>', 'for http connectors: the service takes jobs for later; learn their outcome by polling its status URL or by its callback').choices(['poll', 'callback']))
+    .option('--http-status-url <template>', 'for async http jobs: where to poll when the answer gives no status URL, {id} being the service\'s job id')
+    .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
+    .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
+    .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
+    .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
+    .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
+    .option('--openai-url <url>', 'for openai connectors: the base URL of an OpenAI-compatible API (default: https://api.openai.com/v1)', url)
+    .addOption(new Option('--openai-key <key>', 'for openai connectors: the API key (prefer the variable: arguments show in process lists)').env('OPENAI_API_KEY'))
+    .option('--ollama-url <url>', 'for ollama connectors: the Ollama server (default: http://127.0.0.1:11434)', url)
+    .option(
+        '--connector-config <file>',
+        `JSON settings by connector type (${BUILT_IN_CONNECTORS.filter((type) => type !== 'simulation').join(', ')}), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it`,
+      );
+}
+
+function specOptions(options: Record<string, unknown>): SpecOptions {
+  return {
+    httpUrl: options.httpUrl as string | undefined,
+    httpHealthUrl: options.httpHealthUrl as string | undefined,
+    httpAsync: options.httpAsync as SpecOptions['httpAsync'],
+    httpStatusUrl: options.httpStatusUrl as string | undefined,
+    httpCancelUrl: options.httpCancelUrl as string | undefined,
+    httpCallbackUrl: options.httpCallbackUrl as string | undefined,
+    httpCallbackPort: options.httpCallbackPort as number | undefined,
+    comfyuiUrl: options.comfyuiUrl as string | undefined,
+    a1111Url: options.a1111Url as string | undefined,
+    openaiUrl: options.openaiUrl as string | undefined,
+    openaiKey: options.openaiKey as string | undefined,
+    ollamaUrl: options.ollamaUrl as string | undefined,
+    ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
+  };
+}
+
+withConnectorSettings(program.command('worker').description('run a worker process embedding connector actors'))
   .requiredOption('--hub <url>', 'the hub to connect to', url)
-  .requiredOption('--connectors <spec>', 'connectors to run, TYPE:COUNT[,TYPE:COUNT...]; types: simulation, http, comfyui, a1111')
   .option('--machine <id>', 'the machine this worker runs on (default: the host name)')
   .option('--id <id>', 'this worker\'s id (default: <machine>-<pid>)')
   .option('--token <token>', 'token with the worker role, when the hub uses tokens')
   .option('--capabilities <json>', 'what this worker offers, matched against job requirements', json('--capabilities'))
-  .option('--http-url <url>', 'for http connectors: where jobs are POSTed', url)
-  .option('--http-health-url <url>', 'for http connectors: what the health check GETs (default: <origin>/health)', url)
-  .addOption(new Option('--http-async <mode>', 'for http connectors: the service takes jobs for later; learn their outcome by polling its status URL or by its callback').choices(['poll', 'callback']))
-  .option('--http-status-url <template>', 'for async http jobs: where to poll when the answer gives no status URL, {id} being the service\'s job id')
-  .option('--http-cancel-url <template>', 'for async http jobs: POSTed when a job is stopped, {id} being the service\'s job id')
-  .option('--http-callback-url <url>', 'for callback mode: the base URL the service must call back (default: the address listened on)', url)
-  .option('--http-callback-port <n>', 'for callback mode: the port to listen on for callbacks (default: any free one)', integer('the callback port', 0, 65_535))
-  .option('--comfyui-url <url>', 'for comfyui connectors: the ComfyUI server, e.g. http://127.0.0.1:8188', url)
-  .option('--a1111-url <url>', 'for a1111 connectors: the stable-diffusion-webui server (started with --api), e.g. http://127.0.0.1:7860', url)
-  .option('--connector-config <file>', 'JSON settings by connector type (http, comfyui, a1111), e.g. {"http":{"url":...,"headers":{...},"async":{"mode":"poll","fields":{...}}}}; flags win over it')
+  .addOption(connectorsOption(true))
   .addOption(inspectOption('the connector actors as they run here'))
   .addOption(logFormatOption())
   .addOption(logLevelOption())
   .action(async (options) => {
     const logger = loggerFor(options);
-    const connectors = connectorsFromSpec(options.connectors, {
-      httpUrl: options.httpUrl,
-      httpHealthUrl: options.httpHealthUrl,
-      httpAsync: options.httpAsync,
-      httpStatusUrl: options.httpStatusUrl,
-      httpCancelUrl: options.httpCancelUrl,
-      httpCallbackUrl: options.httpCallbackUrl,
-      httpCallbackPort: options.httpCallbackPort,
-      comfyuiUrl: options.comfyuiUrl,
-      a1111Url: options.a1111Url,
-      ...(options.connectorConfig ? { config: readConnectorConfig(options.connectorConfig as string) } : {}),
-    });
+    const connectors = connectorsFromSpec(options.connectors as string, specOptions(options));
     const worker = createWorker({
       hub: options.hub,
       ...(options.id && { id: options.id }),
@@ -157,9 +184,8 @@ program
     await worker.ready();
   });
 
-program
-  .command('demo')
-  .description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs')
+withConnectorSettings(program.command('demo').description('a hub plus simulated workers and a trickle of jobs: what `npm start` runs'))
+  .addOption(connectorsOption(false))
   .addOption(portOption())
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .addOption(inspectOption("the demo hub's actors"))
@@ -169,6 +195,7 @@ program
     const demo = await runDemo({
       port: options.port,
       host: options.host,
+      ...(options.connectors && { connectors: connectorsFromSpec(options.connectors as string, specOptions(options)) }),
       ...(options.inspect && { inspect: options.inspect as string }),
       logger: loggerFor(options),
     });
@@ -213,6 +240,7 @@ async function hubOptions(options: Record<string, unknown>): Promise<HubOptions>
     },
     retention: { keepFinishedMs: options.keepFinishedMs as number, maxFinished: options.maxFinished as number },
     probes: probesOption(options.probes as string | undefined, options.probe as string[]),
+    webhooks: { leaseMs: options.webhookLeaseMs as number, pollMs: options.webhookPollMs as number, timeoutMs: options.webhookTimeoutMs as number },
   };
 }
 

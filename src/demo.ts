@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { startHub, type Hub } from './hub/hub.js';
 import { workerLog } from './log.js';
 import type { JobSubmission } from './protocol/jobs.js';
+import type { ConnectorImplementation } from './worker/connector.js';
 import { simulationConnector } from './worker/connectors/simulation.js';
 import { createWorker, type Worker } from './worker/worker.js';
 
@@ -18,6 +19,11 @@ export interface DemoOptions {
   logger?: Logger;
   /** Relay the hub's actors to Stately's inspector at this URL (see HubOptions). */
   inspect?: string;
+  /**
+   * Connectors to your own services (ComfyUI, Ollama...), run by one more worker (`demo-services-worker` on machine `demo-services`)
+   * beside the simulated ones; submit their jobs yourself (the trickle is simulation jobs).
+   */
+  connectors?: ConnectorImplementation[];
 }
 
 export interface Demo {
@@ -49,6 +55,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Demo> {
         }),
       );
     }
+  }
+  if (options.connectors && options.connectors.length > 0) {
+    workers.push(createWorker({ hub: hub.url, machineId: 'demo-services', id: 'demo-services-worker', connectors: options.connectors, log: workerLog(hub.log) }));
   }
   await Promise.all(workers.map((worker) => worker.ready()));
   const interval = options.jobIntervalMs ?? 700;

@@ -1,5 +1,5 @@
 /**
- * Runs the hub's actors (jobs, workers, machines, probes) over the store: every change is one
+ * Runs the hub's actors (jobs, workers, machines, probes, webhooks) over the store: every change is one
  * transaction, committed atomically with compare-and-set on each actor's seq and retried from
  * fresh reads when another step got there first.
  */
@@ -8,12 +8,13 @@ import { connectorMachine } from '../../machines/connector.js';
 import { jobMachine } from '../../machines/job.js';
 import { hostMachine } from '../../machines/machine.js';
 import { probeMachine } from '../../machines/probe.js';
+import { webhookMachine } from '../../machines/webhook.js';
 import { workerMachine } from '../../machines/worker.js';
 import type { MachineDefinition } from '../protocol/definition.js';
 import { encodeRecord } from '../protocol/encoding.js';
 import { HubError } from '../protocol/errors.js';
 import type { ActorRecord, Kind, LogEntry } from '../protocol/record.js';
-import { ConflictError, type Store, type TimerRef } from '../store/store.js';
+import { ConflictError, TimerGoneError, type Store, type TimerRef } from '../store/store.js';
 import { RecordCache } from './record-cache.js';
 import { Stepper } from './step.js';
 import { Transaction, type Effect, type TransactionEnv } from './transaction.js';
@@ -68,6 +69,7 @@ export class ActorHost {
         worker: new Stepper(workerMachine),
         machine: new Stepper(hostMachine),
         probe: new Stepper(probeMachine),
+        webhook: new Stepper(webhookMachine),
       },
       effects: {},
     };
@@ -144,7 +146,8 @@ export class ActorHost {
         if (dueAt !== undefined) for (const listener of this.timerListeners) listener(dueAt);
         return { value, entries };
       } catch (error) {
-        if (!(error instanceof ConflictError) || ++conflicts >= MAX_ATTEMPTS) throw error;
+        // A consumed timer that is gone stays gone: only a seq (or clock) conflict is worth another try.
+        if (!(error instanceof ConflictError) || error instanceof TimerGoneError || ++conflicts >= MAX_ATTEMPTS) throw error;
         fresh = true;
       }
     }

@@ -28,6 +28,8 @@ import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
 import { actorIdOf } from './report-error.js';
+import type { WebhookRegistry } from './webhooks/registry.js';
+import { webhookRoutes } from './webhooks/routes.js';
 
 export interface HttpDeps {
   store: Store;
@@ -40,6 +42,7 @@ export interface HttpDeps {
   metrics: Metrics;
   /** The last minute's transitions per kind, counted from the log. */
   recent: RecentTransitions;
+  webhooks: WebhookRegistry;
   bodyLimit: number;
   /** Built monitor UI (index.html and assets), if any. */
   uiDir: string | undefined;
@@ -230,6 +233,7 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     return reply.type(deps.metrics.contentType).send(text);
   });
 
+  webhookRoutes(app, deps.webhooks, allow);
   serveMonitor(app, deps.uiDir);
   return app;
 }

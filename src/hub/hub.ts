@@ -1,9 +1,12 @@
 /** The hub: the store, the actors it runs, and its edges (HTTP, SSE, Socket.IO), wired together. */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server } from 'socket.io';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
+import type { WebhookSettings } from '../../machines/webhook.js';
 import { WORKER_TIMING_DEFAULTS, type WorkerTimings } from '../../machines/worker.js';
 import type { WorkerLimits } from '../protocol/worker.js';
 import { MemoryStore } from '../store/memory.js';
@@ -34,6 +37,7 @@ import { SocketRate } from './socket-rate.js';
 import { StatelyRelay } from './stately-relay.js';
 import { inspectorUrl } from '../stately-inspector.js';
 import { attachWorkerGateway } from './worker-gateway.js';
+import { createWebhooks } from './webhooks/index.js';
 
 export interface HubOptions {
   /** 0 picks a free port. Default 3000. */
@@ -77,6 +81,14 @@ export interface HubOptions {
    * for embedding where the log must hold only what the embedder did (statehub's own tests).
    */
   probeStore?: boolean;
+  /**
+   * Webhooks: the lease a hub holds a delivery round for and how often an idle webhook looks for
+   * changes, and defaults for what a registration may choose (maxFailures, backoffMs, timeoutMs).
+   * The POST timeout must be at most half the lease. See machines/webhook.ts.
+   */
+  webhooks?: Partial<WebhookSettings>;
+  /** Names this hub where it records what it holds (a webhook's delivery round). Default `<host name>-<pid>-<4 hex digits>`. */
+  id?: string;
   /** A monitor with more unsent packets than this is disconnected (it resumes with `since`). Default 10,000. */
   maxQueuedPackets?: number;
   /** An SSE client with more unsent bytes than this is disconnected (it resumes with Last-Event-ID). Default 16 MiB. */
@@ -170,6 +182,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   // A store that lost its data (a Redis restarted without persistence) lost the probe actors too.
   const stopGapWatch = store.onGap(() => void probes.start().catch((error: unknown) => onError(error, { what: 'the probes could not be created again after the store lost its data' })));
   const timers = new TimerLoop(host, 250, onError, (timer) => probes.accepts(timer));
+  const webhooks = createWebhooks(host, options.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`, options.webhooks ?? {}, onError);
   const unsubscribe = store.subscribe((entries) => {
     dispatcher.observe(entries);
     retention.observe(entries);
@@ -184,6 +197,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
     auth,
     metrics,
     recent,
+    webhooks: webhooks.registry,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     uiDir: options.uiDir ?? DEFAULT_UI_DIR,
     origins,
@@ -225,6 +239,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
   });
 
   await probes.start();
+  await webhooks.start();
   await app.listen({ port: options.port ?? 3000, host: listenHost });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
@@ -258,6 +273,7 @@ export async function startHub(options: HubOptions = {}): Promise<Hub> {
       await timers.stop();
       stopGapWatch();
       await probes.stop();
+      await webhooks.stop();
       await retention.stop();
       await dispatcher.stop();
       io.disconnectSockets(true);

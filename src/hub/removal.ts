@@ -21,13 +21,15 @@ import type { Transaction } from './transaction.js';
 
 /**
  * Removes `id` (and what belongs to it) in one step; returns its removal record.
- * Throws HubError `not_found` (unknown or already removed) or `conflict` (409: it is running
- * work, or a hub checks it, with `details.state`).
+ * Throws HubError `not_found` (unknown or already removed), `conflict` (409: it is running work,
+ * or a hub checks it, with `details.state`) or `bad_request` (a webhook: its own route deletes
+ * its secret with it).
  */
 export async function removeActor(host: ActorHost, id: string): Promise<ActorRecord> {
   const { value } = await host.run(async (tx) => {
     const record = await tx.get(id);
     if (!record || record.removed) throw new HubError('not_found', `no actor ${id}`);
+    if (record.kind === 'webhook') throw new HubError('bad_request', `delete webhook ${id} with DELETE /api/webhooks/${encodeURIComponent(id)}: its secret goes with it`);
     const busy = await whyBusy(tx, record);
     if (busy) throw new HubError('conflict', `${record.kind} ${id} ${busy}`, { state: record.state });
     for (const child of await belongings(tx, record)) tx.remove(child);

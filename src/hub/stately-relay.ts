@@ -36,7 +36,7 @@ export interface StatelyRelayOptions extends Pick<StatelyInspectorOptions, 'maxB
 }
 
 /** Parents are announced before their children, so an actor's chain up to its root is known. */
-const KIND_ORDER: Record<Kind, number> = { machine: 0, worker: 1, connector: 2, probe: 3, job: 4 };
+const KIND_ORDER: Record<Kind, number> = { machine: 0, worker: 1, connector: 2, probe: 3, webhook: 3, job: 4 };
 /** connector -> worker -> machine is the longest chain; a bound in case records ever loop. */
 const MAX_ANCESTORS = 4;
 

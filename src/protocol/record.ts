@@ -1,7 +1,7 @@
 /** The record: the serialized state of one actor, as the hub holds it and as every view sees it. */
 import type { StateValue } from 'xstate';
 
-export const KINDS = ['machine', 'worker', 'connector', 'job', 'probe'] as const;
+export const KINDS = ['machine', 'worker', 'connector', 'job', 'probe', 'webhook'] as const;
 export type Kind = (typeof KINDS)[number];
 
 /** XState's persisted snapshot: plain JSON. */

@@ -6,6 +6,7 @@ import type { ConnectorContext } from '../../machines/connector.js';
 import type { JobContext } from '../../machines/job.js';
 import type { HostContext } from '../../machines/machine.js';
 import type { ProbeContext } from '../../machines/probe.js';
+import type { WebhookContext } from '../../machines/webhook.js';
 import type { WorkerContext } from '../../machines/worker.js';
 import type { ActorRecord, Kind, PersistedSnapshot } from './record.js';
 
@@ -17,10 +18,10 @@ export const STATES = {
   connector: ['starting', 'idle', 'active', 'error', 'stopped', 'offline'],
   job: ['pending', 'assigned', 'running', 'retrying', 'completed', 'failed', 'cancelled'],
   probe: ['unknown', 'healthy', 'degraded', 'unhealthy'],
+  webhook: ['active', 'delivering', 'retrying', 'paused'],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export type StateOf<K extends Kind> = (typeof STATES)[K][number];
-
 
 /** The context of each kind's records: its machine's context. */
 export interface Contexts {
@@ -29,6 +30,7 @@ export interface Contexts {
   connector: ConnectorContext;
   job: JobContext;
   probe: ProbeContext;
+  webhook: WebhookContext;
 }
 
 /** A record of kind `K`: its state one of K's, its snapshot's context K's machine context. */

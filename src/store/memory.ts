@@ -8,7 +8,7 @@ import BTreeModule from 'sorted-btree';
 import type { Requirements } from '../../machines/job.js';
 import type { ActorRecord, Kind, LogEntry, Snapshot } from '../protocol/record.js';
 import { leaseHolder, queuePlace, type QueuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, TimerGoneError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 // A CommonJS package: Node hands its class over as `.default`, Vite's loader as the import itself.
 type BTreeClass = typeof BTreeModule.default;
@@ -51,6 +51,7 @@ export class MemoryStore implements Store {
   private readonly timers = new Map<string, Timer>();
   private readonly timerOrder = new BTree<TimerKey, Timer>(undefined, compareTimerKeys);
   private readonly listeners = new Set<(entries: LogEntry[]) => void>();
+  private readonly secrets = new Map<string, string>();
   private lastNow = 0;
   /** The time the last commit with records was stamped with. */
   private lastAt = 0;
@@ -126,12 +127,13 @@ export class MemoryStore implements Store {
     return { appended: this.lastN, length: this.log.length };
   }
 
-  async changesSince(offset: string): Promise<LogEntry[] | undefined> {
+  async changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined> {
     const n = this.parseOffset(offset);
     if (n === undefined || n > this.lastN) return undefined;
     const firstN = this.lastN - this.log.length + 1;
     if (n < firstN - 1) return undefined;
-    return this.log.slice(n - firstN + 1);
+    const start = n - firstN + 1;
+    return this.log.slice(start, limit === undefined ? undefined : start + limit);
   }
 
   async changesStampedFrom(at: number, limit: number): Promise<LogEntry[]> {
@@ -197,6 +199,18 @@ export class MemoryStore implements Store {
     return this.timerOrder.minKey()?.[0];
   }
 
+  async putSecret(id: string, value: string): Promise<void> {
+    this.secrets.set(id, value);
+  }
+
+  async getSecret(id: string): Promise<string | undefined> {
+    return this.secrets.get(id);
+  }
+
+  async deleteSecret(id: string): Promise<void> {
+    this.secrets.delete(id);
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
@@ -215,7 +229,7 @@ export class MemoryStore implements Store {
     }
     const consumed = commit.consumeTimer;
     if (consumed !== undefined && this.timers.get(consumed.key)?.dueAt !== consumed.dueAt) {
-      throw new ConflictError(`timer ${consumed.key} is gone or was reset`);
+      throw new TimerGoneError(consumed.key);
     }
     // The log never goes back in time: a step stamped before the last commit runs again, later.
     if (commit.records.length > 0 && commit.at !== undefined && commit.at < this.lastAt) {

@@ -16,7 +16,7 @@ import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
 import { leaseHolder, queuePlace } from './job-index.js';
-import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
+import { ConflictError, STORE_DEFAULTS, StoreUnavailableError, TimerGoneError, type Commit, type LogStats, type Store, type StoreOptions, type Timer } from './store.js';
 
 export interface RedisStoreOptions extends StoreOptions {
   url: string;
@@ -234,10 +234,10 @@ export class RedisStore implements Store {
     return { appended: appended < 0 ? undefined : appended, length };
   }
 
-  async changesSince(offset: string): Promise<LogEntry[] | undefined> {
+  async changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined> {
     const id = this.streamIdOf(offset);
     if (id === undefined) return undefined;
-    const flat = await this.call('changesSince', () => this.redis.statehubSince(this.prefix, id));
+    const flat = await this.call('changesSince', () => this.redis.statehubSince(this.prefix, id, limit ?? 0));
     if (!flat) return undefined;
     const entries: LogEntry[] = [];
     for (let index = 0; index < flat.length; index += 3) {
@@ -321,6 +321,18 @@ export class RedisStore implements Store {
   async nextDueAt(): Promise<number | undefined> {
     const [, score] = await this.call('nextDueAt', () => this.redis.zrange(`${this.prefix}:timers`, '0', '0', 'WITHSCORES'));
     return score === undefined ? undefined : Number(score);
+  }
+
+  async putSecret(id: string, value: string): Promise<void> {
+    await this.call('putSecret', () => this.redis.hset(`${this.prefix}:secrets`, id, value));
+  }
+
+  async getSecret(id: string): Promise<string | undefined> {
+    return (await this.call('getSecret', () => this.redis.hget(`${this.prefix}:secrets`, id))) ?? undefined;
+  }
+
+  async deleteSecret(id: string): Promise<void> {
+    await this.call('deleteSecret', () => this.redis.hdel(`${this.prefix}:secrets`, id));
   }
 
   async ping(): Promise<void> {
@@ -430,6 +442,7 @@ export class RedisStore implements Store {
       answer = await run();
     } catch (error) {
       const message = (error as Error).message ?? String(error);
+      if (message.startsWith('CONFLICT TIMER ')) throw new TimerGoneError(message.slice('CONFLICT TIMER '.length));
       if (message.startsWith('CONFLICT ')) throw new ConflictError(message.slice('CONFLICT '.length));
       if (message.startsWith('CLOCK ')) {
         // Another hub's reading of the clock was ahead: catch up, and let the step run again.

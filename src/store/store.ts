@@ -48,6 +48,17 @@ export class ConflictError extends Error {
 }
 
 /**
+ * A commit's consumed timer is gone or was reset: another step took it, or set it again. Unlike
+ * other conflicts, making the step again cannot help.
+ */
+export class TimerGoneError extends ConflictError {
+  constructor(key: string) {
+    super(`timer ${key} is gone or was reset`);
+    this.name = 'TimerGoneError';
+  }
+}
+
+/**
  * The store cannot be reached or did not answer. `maybeApplied`: the request went out and its
  * answer did not come back (a timeout, a connection lost while waiting), so a write may have been
  * made all the same; false when it never left.
@@ -102,9 +113,10 @@ export interface Store {
   readonly historyLimit: number;
   /**
    * Writes every record, appends each to the log at a new offset, updates the pending-job and
-   * lease indexes and the timers: all or nothing. Throws ConflictError when a seq or the
-   * consumed timer does not match, or when `at` is earlier than the last commit's (the log never
-   * goes back in time; the store's clock then reads later).
+   * lease indexes and the timers: all or nothing. Throws ConflictError when a seq does not
+   * match, or when `at` is earlier than the last commit's (the log never goes back in time; the
+   * store's clock then reads later); TimerGoneError (a ConflictError) when the consumed timer
+   * is gone or was reset.
    */
   commit(commit: Commit): Promise<LogEntry[]>;
   /** A live record, or a removed one still within its retention. */
@@ -115,8 +127,11 @@ export interface Store {
   children(parentId: string): Promise<ActorRecord[]>;
   /** Every live record (of the given kinds), and the offset of the last change it includes. */
   snapshot(kinds?: readonly Kind[]): Promise<Snapshot>;
-  /** Every change after `offset`, or undefined when they are not all held any more (or the offset is not from this log). */
-  changesSince(offset: string): Promise<LogEntry[] | undefined>;
+  /**
+   * Every change after `offset` (with `limit`, the earliest `limit` of them), or undefined when
+   * they are not all held any more (or the offset is not from this log).
+   */
+  changesSince(offset: string, limit?: number): Promise<LogEntry[] | undefined>;
   /**
    * The log's size: `appended`, changes appended since the log began (the position of its head;
    * undefined where the store cannot tell, e.g. Redis before 7.0), and `length`, changes it holds
@@ -156,6 +171,16 @@ export interface Store {
   dueTimers(now: number, limit: number): Promise<Timer[]>;
   /** When the earliest timer is due, if any. */
   nextDueAt(): Promise<number | undefined>;
+  /**
+   * Keeps `value` as the secret of actor `id` (a webhook's signing key), replacing any earlier one.
+   * Secrets live beside the records, never in one: whoever may read records (monitors) must not
+   * read them. They are not in the log, snapshots or histories.
+   */
+  putSecret(id: string, value: string): Promise<void>;
+  /** The secret of `id`, or undefined when it has none. */
+  getSecret(id: string): Promise<string | undefined>;
+  /** Forgets the secret of `id` (nothing happens when it has none). */
+  deleteSecret(id: string): Promise<void>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   /**

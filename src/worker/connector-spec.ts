@@ -5,6 +5,8 @@ import type { ConnectorImplementation } from './connector.js';
 import { a1111Connector } from './connectors/a1111.js';
 import { comfyuiConnector } from './connectors/comfyui.js';
 import { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
+import { ollamaConnector } from './connectors/ollama.js';
+import { DEFAULT_OPENAI_URL, openaiConnector, type OpenAIConnectorOptions } from './connectors/openai.js';
 import { simulationConnector } from './connectors/simulation.js';
 
 export interface SpecOptions {
@@ -18,11 +20,19 @@ export interface SpecOptions {
   httpCallbackPort?: number;
   comfyuiUrl?: string;
   a1111Url?: string;
+  /** Base URL of an OpenAI-compatible API; default OpenAI's own. */
+  openaiUrl?: string;
+  /** Its API key. */
+  openaiKey?: string;
+  /** Default http://127.0.0.1:11434. */
+  ollamaUrl?: string;
   /** Settings by connector type, from `--connector-config FILE`; flags given win over them. */
   config?: ConnectorConfig;
 }
 
 const template = z.string().min(1).max(2_000);
+/** For the connectors whose jobs wait out rate limits (RateLimitOptions). */
+const rateLimitWaitMs = z.number().int().min(0).optional();
 const httpConfigSchema = z.strictObject({
   url: z.url().optional(),
   healthUrl: z.url().optional(),
@@ -30,13 +40,15 @@ const httpConfigSchema = z.strictObject({
   healthIntervalMs: z.number().int().min(100).nullable().optional(),
   healthTimeoutMs: z.number().int().min(1).optional(),
   restartDelayMs: z.number().int().min(1).optional(),
+  rateLimitWaitMs,
   async: z
     .strictObject({
       mode: z.enum(['poll', 'callback']),
       statusUrl: template.optional(),
       cancelUrl: template.optional(),
       pollIntervalMs: z.number().int().min(10).optional(),
-      fields: z.record(z.enum(['id', 'status', 'progress', 'result', 'error', 'statusUrl', 'callbackUrl']), z.string().min(1)).optional(),
+      // Partial: a file renames the fields its service names otherwise (a record over an enum would want every one).
+      fields: z.partialRecord(z.enum(['id', 'status', 'progress', 'result', 'error', 'statusUrl', 'callbackUrl']), z.string().min(1)).optional(),
       progressScale: z.union([z.literal(100), z.literal(1)]).optional(),
       doneStatuses: z.array(z.string()).min(1).optional(),
       failedStatuses: z.array(z.string()).min(1).optional(),
@@ -47,7 +59,7 @@ const httpConfigSchema = z.strictObject({
 
 const ms = z.number().int().min(1);
 const timeoutsSchema = z.strictObject({ requestMs: ms.optional(), healthMs: ms.optional(), startMs: ms.optional() });
-/** What every service connector takes (ServiceConnectorOptions) but its type and id. */
+/** What every service connector takes (ServiceConnectorOptions) but its type, its id and its key: keys stay out of files (--openai-key or OPENAI_API_KEY). */
 const serviceConfigSchema = z.strictObject({
   url: z.url().optional(),
   headers: z.record(z.string(), z.string()).optional(),
@@ -60,9 +72,17 @@ const comfyuiConfigSchema = serviceConfigSchema.extend({
   maxDownloadBytes: z.number().int().min(0).optional(),
 });
 const a1111ConfigSchema = serviceConfigSchema.extend({ progressIntervalMs: z.number().int().min(10).optional() });
+const openaiConfigSchema = serviceConfigSchema.extend({ rateLimitWaitMs, pollIntervalMs: z.number().int().min(10).optional() });
+const ollamaConfigSchema = serviceConfigSchema.extend({ rateLimitWaitMs });
 
 /** What `--connector-config FILE` holds: settings by connector type. */
-export const connectorConfigSchema = z.strictObject({ http: httpConfigSchema.optional(), comfyui: comfyuiConfigSchema.optional(), a1111: a1111ConfigSchema.optional() });
+export const connectorConfigSchema = z.strictObject({
+  http: httpConfigSchema.optional(),
+  comfyui: comfyuiConfigSchema.optional(),
+  a1111: a1111ConfigSchema.optional(),
+  openai: openaiConfigSchema.optional(),
+  ollama: ollamaConfigSchema.optional(),
+});
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 
 /** Reads and checks a connector config file; throws an Error saying what is wrong with it. */
@@ -78,7 +98,8 @@ export function readConnectorConfig(path: string): ConnectorConfig {
   return parsed.data;
 }
 
-const BUILT_IN = ['simulation', 'http', 'comfyui', 'a1111'] as const;
+/** The connector types the command line builds, in the order its help lists them. */
+export const BUILT_IN_CONNECTORS = ['simulation', 'http', 'comfyui', 'a1111', 'openai', 'ollama'] as const;
 
 export function connectorsFromSpec(spec: string, options: SpecOptions = {}): ConnectorImplementation[] {
   const connectors: ConnectorImplementation[] = [];
@@ -101,11 +122,15 @@ function builtIn(type: string, options: SpecOptions): ConnectorImplementation {
     case 'http':
       return httpConnector(httpOptions(options));
     case 'comfyui':
-      return comfyuiConnector(serviceOptions('comfyui', options.comfyuiUrl ?? options.config?.comfyui?.url, options.config?.comfyui, 'the ComfyUI server, e.g. http://127.0.0.1:8188'));
+      return comfyuiConnector(withUrl('comfyui', serviceOptions(options.comfyuiUrl, options.config?.comfyui), 'the ComfyUI server, e.g. http://127.0.0.1:8188'));
     case 'a1111':
-      return a1111Connector(serviceOptions('a1111', options.a1111Url ?? options.config?.a1111?.url, options.config?.a1111, 'the stable-diffusion-webui server started with --api, e.g. http://127.0.0.1:7860'));
+      return a1111Connector(withUrl('a1111', serviceOptions(options.a1111Url, options.config?.a1111), 'the stable-diffusion-webui server started with --api, e.g. http://127.0.0.1:7860'));
+    case 'openai':
+      return openaiConnector(openaiOptions(options));
+    case 'ollama':
+      return ollamaConnector(serviceOptions(options.ollamaUrl, options.config?.ollama));
     default:
-      throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN.join(', ')}`);
+      throw new Error(`unknown connector type "${type}"; built in: ${BUILT_IN_CONNECTORS.join(', ')}`);
   }
 }
 
@@ -127,8 +152,23 @@ function httpOptions(options: SpecOptions): HttpConnectorOptions {
   return { ...rest, url, ...(options.httpHealthUrl ? { healthUrl: options.httpHealthUrl } : {}), ...(async ? { async } : {}) } as HttpConnectorOptions;
 }
 
-/** A service connector's settings: its config file section, with the URL its flag gives (or the file's); `what` says what the URL is. */
-function serviceOptions<T extends object>(type: string, url: string | undefined, file: T | undefined, what: string): T & { url: string } {
-  if (!url) throw new Error(`${type} connectors need --${type}-url (${what}), or "url" in the ${type} section of --connector-config`);
-  return { ...(file as T), url };
+/** A service connector's settings: its config file section, with the URL its flag gives over the file's. */
+function serviceOptions<T extends { url?: string | undefined }>(flagUrl: string | undefined, file: T | undefined): T {
+  const url = flagUrl ?? file?.url;
+  return { ...(file as T), ...(url ? { url } : {}) };
+}
+
+/** `options`, which must have a URL for a connector of `type` (one without a default); `what` says what the URL is. */
+function withUrl<T extends { url?: string | undefined }>(type: string, options: T, what: string): T & { url: string } {
+  if (!options.url) throw new Error(`${type} connectors need --${type}-url (${what}), or "url" in the ${type} section of --connector-config`);
+  return options as T & { url: string };
+}
+
+/** The openai connector's settings, and its key. OpenAI's own API needs a key; another OpenAI-compatible server may not. */
+function openaiOptions(options: SpecOptions): OpenAIConnectorOptions {
+  const settings = serviceOptions(options.openaiUrl, options.config?.openai);
+  if (!options.openaiKey && new URL(settings.url ?? DEFAULT_OPENAI_URL).origin === new URL(DEFAULT_OPENAI_URL).origin) {
+    throw new Error('openai connectors need an API key: --openai-key or OPENAI_API_KEY (or --openai-url for a server that needs none)');
+  }
+  return { ...settings, ...(options.openaiKey ? { key: options.openaiKey } : {}) };
 }

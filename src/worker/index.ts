@@ -5,4 +5,6 @@ export { simulationConnector, simulationPayloadSchema, type SimulationOptions, t
 export { httpConnector, type HttpConnectorOptions } from './connectors/http.js';
 export { comfyuiConnector, comfyuiPayloadSchema, type ComfyuiConnectorOptions, type ComfyuiPayload, type ComfyuiTimeouts } from './connectors/comfyui.js';
 export { a1111Connector, a1111PayloadSchema, type A1111ConnectorOptions, type A1111Payload } from './connectors/a1111.js';
-export type { ServiceConnectorOptions, ServiceTimeouts } from './connectors/service-http.js';
+export { openaiConnector, DEFAULT_OPENAI_URL, type OpenAIConnectorOptions } from './connectors/openai.js';
+export { ollamaConnector, DEFAULT_OLLAMA_URL, type OllamaConnectorOptions } from './connectors/ollama.js';
+export type { RateLimitOptions, ServiceConnectorOptions, ServiceTimeouts } from './connectors/service-http.js';

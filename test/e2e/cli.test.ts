@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { api } from '../helpers/hub.js';
+import { api, submit } from '../helpers/hub.js';
+import { startService } from '../helpers/http-service.js';
 import { CLI, hubProcess, statehub, workerProcess } from '../helpers/cli.js';
 import { inspectorReceiver } from '../helpers/inspector-receiver.js';
 import { freePort, startRedisServer } from '../helpers/redis.js';
@@ -113,7 +114,13 @@ describe('statehub hub and worker', () => {
 
     const connectors = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'teleporter:2']);
     expect(await connectors.exited()).toBe(1);
-    expect(connectors.output()).toMatch(/unknown connector type "teleporter"; built in: simulation, http/);
+    expect(connectors.output()).toMatch(/unknown connector type "teleporter"; built in: simulation, http, comfyui, a1111, openai, ollama$/m);
+
+    // The help names every built-in type, and every section the config file takes.
+    const help = statehub(['worker', '--help']);
+    expect(await help.exited()).toBe(0);
+    expect(help.output().replace(/\s+/g, ' ')).toMatch(/types: simulation, http, comfyui, a1111, openai, ollama/);
+    expect(help.output().replace(/\s+/g, ' ')).toMatch(/JSON settings by connector type \(http, comfyui, a1111, openai, ollama\)/);
 
     const http = statehub(['worker', '--hub', 'http://127.0.0.1:1', '--connectors', 'http:1']);
     expect(await http.exited()).toBe(1);
@@ -246,5 +253,21 @@ describe('statehub hub and worker', () => {
     const page = await fetch(url as string);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/statehub/);
+  });
+
+  it('demo --connectors runs one more worker against services you have, beside the simulated ones', async () => {
+    const service = await startService();
+    service.answerJob = (body) => ({ status: 200, body: { answered: body.id } });
+    const demo = statehub(['demo', '--port', '0', '--connectors', 'http:1', '--http-url', service.jobsUrl]);
+    const [, url] = await demo.waitFor(/statehub demo is running: open (http:\/\/\S+)/);
+    await expect
+      .poll(async () => (await api(url as string, 'GET', '/api/actors/demo-services-worker%2Fhttp-1')).body.state, { timeout: 15_000 })
+      .toBe('idle');
+    const job = await submit(url as string, { type: 'http', payload: { q: 1 } });
+    await expect.poll(async () => (await api(url as string, 'GET', `/api/jobs/${job.id}`)).body.snapshot.context.result, { timeout: 15_000 }).toEqual({ answered: job.id });
+
+    const missing = statehub(['demo', '--port', '0', '--connectors', 'comfyui:1']);
+    expect(await missing.exited()).toBe(1);
+    expect(missing.output()).toMatch(/comfyui connectors need --comfyui-url/);
   });
 });

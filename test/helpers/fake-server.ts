@@ -1,13 +1,17 @@
 /**
- * A real HTTP server on a local port for a fake service to answer from: it parses each request
- * (JSON body when there is one), logs it, and can die and come back on the same port, as a
- * restarted service does. Tests wait on what it saw with `until`.
+ * A real HTTP server on a local port for a fake service to answer from (comfyui-service.ts,
+ * a1111-service.ts, openai-service.ts, ollama-service.ts): it parses each request (JSON body
+ * when there is one) and logs it, answers scripted failures first (`failNext`), streams with
+ * pauses a test controls (`pause`), notes requests their client dropped (`abandoned`), and can
+ * die and come back on the same port, as a restarted service does. Tests wait on what it saw
+ * with `until`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { onTestFinished } from 'vitest';
 import { Conditions } from './conditions.js';
+import { deferred, type Deferred } from './connectors.js';
 
 export interface FakeRequest {
   method: string;
@@ -15,11 +19,37 @@ export interface FakeRequest {
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
   body: any;
+  /** The client went away before the answer was complete (a cancel, a timeout). */
+  abandoned: boolean;
+}
+
+/** An answer given whole. */
+export interface CannedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+/** A piece of a streamed answer; `token` marks those that bring a token of the answer. */
+export interface Piece {
+  text: string;
+  token?: boolean;
 }
 
 export interface Reply {
-  json(status: number, body: unknown): void;
+  json(status: number, body: unknown, headers?: Record<string, string>): void;
   bytes(status: number, data: Buffer, contentType: string): void;
+  /** A streamed answer: its headers, then each piece, stopping where the test paused it (counted in tokens written). */
+  stream(contentType: string, pieces: Piece[]): Promise<void>;
+}
+
+/** Where a stream stops until released: before its headers, or once that many tokens are written. */
+export type PausePoint = 'before-headers' | number;
+
+export interface Pause {
+  /** Resolves when a stream reached the point. */
+  readonly reached: Promise<void>;
+  release(): void;
 }
 
 export interface FakeServerOptions {
@@ -38,7 +68,11 @@ export interface FakeServer {
   readonly requests: FakeRequest[];
   /** Requests with this method and path so far. */
   count(method: string, path: string): number;
-  /** Resolves once `condition` holds, re-checked after every request and every `changed()`. */
+  /** The next request to `METHOD /path` gets this answer instead (several queue up, in order). */
+  failNext(route: string, answer: CannedAnswer): void;
+  /** The next stream stops at `at` until released. */
+  pause(at: PausePoint): Pause;
+  /** Resolves once `condition` holds, re-checked after every request, every abandoned one and every `changed()`. */
   until(condition: () => boolean, description: string, timeoutMs?: number): Promise<void>;
   /** Something the fake holds changed: re-check what tests wait for. */
   changed(): void;
@@ -50,27 +84,63 @@ export interface FakeServer {
 
 export async function startFakeServer(handle: (request: FakeRequest, reply: Reply) => void | Promise<void>, options: FakeServerOptions = {}): Promise<FakeServer> {
   const requests: FakeRequest[] = [];
+  const failures = new Map<string, CannedAnswer[]>();
   const conditions = new Conditions();
   let server: Server | undefined;
+  let paused: { at: PausePoint; reached: Deferred<void>; released: Deferred<void> } | undefined;
+
+  /** Called by streams at each point; waits while a pause holds it. */
+  const pausePoint = async (at: PausePoint) => {
+    if (paused?.at !== at) return;
+    const { reached, released } = paused;
+    paused = undefined;
+    reached.resolve();
+    await released.promise;
+  };
+
+  const replyTo = (response: ServerResponse): Reply => ({
+    json: (status, body, headers = {}) => {
+      response.writeHead(status, { 'content-type': 'application/json', ...headers });
+      response.end(JSON.stringify(body));
+    },
+    bytes: (status, data, contentType) => {
+      response.writeHead(status, { 'content-type': contentType, 'content-length': data.length });
+      response.end(data);
+    },
+    stream: async (contentType, pieces) => {
+      await pausePoint('before-headers');
+      response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache' });
+      let tokens = 0;
+      for (const piece of pieces) {
+        // A stream whose client is gone takes no pause meant for the next one.
+        if (response.destroyed) return;
+        await pausePoint(tokens);
+        if (response.destroyed) return;
+        response.write(piece.text);
+        if (piece.token) tokens += 1;
+        // A stream arrives over time: give the reader a chance to see each piece on its own.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      response.end();
+    },
+  });
 
   const onRequest = async (request: IncomingMessage, response: ServerResponse) => {
     let text = '';
     for await (const chunk of request) text += chunk;
     const url = new URL(request.url ?? '/', 'http://fake');
-    const parsed: FakeRequest = { method: request.method ?? '', path: url.pathname, query: url.searchParams, headers: request.headers, body: parseJson(text) };
+    const parsed: FakeRequest = { method: request.method ?? '', path: url.pathname, query: url.searchParams, headers: request.headers, body: parseJson(text), abandoned: false };
     requests.push(parsed);
-    const reply: Reply = {
-      json: (status, body) => {
-        response.writeHead(status, { 'content-type': 'application/json' });
-        response.end(JSON.stringify(body));
-      },
-      bytes: (status, data, contentType) => {
-        response.writeHead(status, { 'content-type': contentType, 'content-length': data.length });
-        response.end(data);
-      },
-    };
+    response.on('close', () => {
+      parsed.abandoned = !response.writableFinished;
+      conditions.notify();
+    });
+    conditions.notify();
+    const reply = replyTo(response);
+    const failure = failures.get(`${parsed.method} ${parsed.path}`)?.shift();
     try {
-      await handle(parsed, reply);
+      if (failure) reply.json(failure.status, failure.body, failure.headers);
+      else await handle(parsed, reply);
     } catch (error) {
       if (!response.headersSent) reply.json(500, { error: `the fake failed: ${(error as Error).message}` });
     }
@@ -99,8 +169,22 @@ export async function startFakeServer(handle: (request: FakeRequest, reply: Repl
     port,
     requests,
     count: (method, path) => requests.filter((request) => request.method === method && request.path === path).length,
+    failNext(route, answer) {
+      failures.set(route, [...(failures.get(route) ?? []), answer]);
+    },
+    pause(at) {
+      paused = { at, reached: deferred<void>(), released: deferred<void>() };
+      return { reached: paused.reached.promise, release: paused.released.resolve };
+    },
     until: (condition, description, timeoutMs = 10_000) =>
-      conditions.until(condition, description, { timeoutMs, got: () => requests.map((request) => `${request.method} ${request.path}`).slice(-10).join(', ') || 'no requests' }),
+      conditions.until(condition, description, {
+        timeoutMs,
+        got: () =>
+          requests
+            .map((request) => `${request.method} ${request.path}${request.abandoned ? ' (abandoned)' : ''}`)
+            .slice(-10)
+            .join(', ') || 'no requests',
+      }),
     changed: () => conditions.notify(),
     close,
     restart: async () => {

@@ -10,7 +10,7 @@ describe('GET /api/machines', () => {
     const hub = await testHub();
     const { status, body } = await api(hub, 'GET', '/api/machines');
     expect(status).toBe(200);
-    expect(body.machines.map((machine: any) => machine.kind).sort()).toEqual(['connector', 'job', 'machine', 'probe', 'worker']);
+    expect(body.machines.map((machine: any) => machine.kind).sort()).toEqual(['connector', 'job', 'machine', 'probe', 'webhook', 'worker']);
     for (const machine of body.machines) expect(machine.version).toMatch(/^[0-9a-f]{16}$/);
   });
 

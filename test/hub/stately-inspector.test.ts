@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { StatelyActorEvent, StatelyEventEvent, StatelyInspectionEvent, StatelySnapshotEvent } from '@statelyai/inspect';
 import { startHub, type Hub } from 'statehub';
-import { connectorMachine, hostMachine, jobMachine, workerMachine } from 'statehub/machines';
+import { connectorMachine, hostMachine, jobMachine, webhookMachine, workerMachine } from 'statehub/machines';
 import { Feed } from '../../src/hub/feed.js';
 import { StatelyRelay, type StatelyRelayOptions } from '../../src/hub/stately-relay.js';
 import { createStatelyInspector } from '../../src/stately-inspector.js';
@@ -199,7 +199,7 @@ describe('the connection to the inspector', () => {
 /** A relay of `hub`'s log to `url`, as `inspect` starts one, retrying quickly. */
 function relayOf(hub: Hub, url: string, options: Partial<StatelyRelayOptions> = {}): StatelyRelay {
   const feed = new Feed(hub.store);
-  const byKind = { job: jobMachine, connector: connectorMachine, worker: workerMachine, machine: hostMachine } as const;
+  const byKind = { job: jobMachine, connector: connectorMachine, worker: workerMachine, machine: hostMachine, webhook: webhookMachine } as const;
   const relay = new StatelyRelay({
     url,
     feed,

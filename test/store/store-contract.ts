@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { JobContext, Requirements } from '../../machines/job.js';
 import type { ActorRecord, Kind, LogEntry } from '../../src/protocol/record.js';
 import { meetsRequirements } from '../../src/protocol/requirements.js';
-import { ConflictError, type Commit, type Store, type StoreOptions, type Timer } from '../../src/store/store.js';
+import { ConflictError, TimerGoneError, type Commit, type Store, type StoreOptions, type Timer } from '../../src/store/store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Record builders
@@ -474,6 +474,16 @@ export function describeStoreContract(
         expect(await store.changesSince((await store.snapshot()).offset)).toEqual([]);
       });
 
+      it('with a limit, returns the earliest entries after an offset, at most that many', async () => {
+        const store = await open();
+        const before = (await store.snapshot()).offset;
+        const all = await store.commit({ records: Array.from({ length: 5 }, (_, i) => workerRecord({ id: `w${i}` })) });
+        expect(await store.changesSince(before, 2)).toEqual(all.slice(0, 2));
+        expect(await store.changesSince(all[1]!.offset, 2)).toEqual(all.slice(2, 4));
+        expect(await store.changesSince(all[3]!.offset, 10)).toEqual(all.slice(4));
+        expect(await store.changesSince(all[4]!.offset, 10)).toEqual([]);
+      });
+
       it('is undefined for an offset older than the retained log, but serves the last logLimit entries', async () => {
         const logLimit = 10;
         const store = await open({ logLimit });
@@ -488,6 +498,9 @@ export function describeStoreContract(
         const recent = all.length - 1 - logLimit;
         expect(await store.changesSince(all[recent]!.offset)).toEqual(all.slice(recent + 1));
         expect(await store.changesSince(all[all.length - 1]!.offset)).toEqual([]);
+        // A limit reads less; it does not make a trimmed part held.
+        expect(await store.changesSince(all[0]!.offset, 1)).toBeUndefined();
+        expect(await store.changesSince(all[recent]!.offset, 1)).toEqual([all[recent + 1]]);
       });
 
       it('logStats counts every change appended, and what the log holds (at least the last logLimit, past the trim)', async () => {
@@ -906,13 +919,21 @@ export function describeStoreContract(
         expect(await store.leasesOf('w1')).toEqual([]);
       });
 
-      it('consuming a timer that never existed, or was cleared, conflicts', async () => {
+      it('consuming a timer that never existed, or was cleared or reset, conflicts: TimerGoneError, so the step is not made again', async () => {
         const store = await open();
-        await expectConflict(store.commit({ records: [workerRecord({ id: 'w1' })], consumeTimer: { key: 'none', dueAt: 1 } }));
+        const gone = (promise: Promise<unknown>) => expect(promise).rejects.toBeInstanceOf(TimerGoneError);
+        await gone(store.commit({ records: [workerRecord({ id: 'w1' })], consumeTimer: { key: 'none', dueAt: 1 } }));
         await store.commit({ records: [], setTimers: [timer('t', 100)] });
         await store.commit({ records: [], clearTimers: ['t'] });
-        await expectConflict(store.commit({ records: [workerRecord({ id: 'w1' })], consumeTimer: { key: 't', dueAt: 100 } }));
+        await gone(store.commit({ records: [workerRecord({ id: 'w1' })], consumeTimer: { key: 't', dueAt: 100 } }));
+        await store.commit({ records: [], setTimers: [timer('t', 200)] });
+        await gone(store.commit({ records: [], consumeTimer: { key: 't', dueAt: 100 } }));
         expect(await store.get('w1')).toBeUndefined();
+        // A wrong seq is an ordinary conflict, worth another try.
+        await store.commit({ records: [workerRecord({ id: 'w1' })] });
+        const seqConflict = await store.commit({ records: [workerRecord({ id: 'w1' })], consumeTimer: { key: 't', dueAt: 200 } }).catch((error: unknown) => error);
+        expect(seqConflict).toBeInstanceOf(ConflictError);
+        expect(seqConflict).not.toBeInstanceOf(TimerGoneError);
       });
 
       it('a commit may consume a timer and set a new one under the same key', async () => {
@@ -994,6 +1015,32 @@ export function describeStoreContract(
         await store.commit({ records: [other] });
         await store.commit({ records: [removedRecord(other)] });
         expect(await store.history('w1')).toEqual([]);
+      });
+    });
+
+    describe('secrets', () => {
+      it('keeps a secret per actor id, replaced by a later one and forgotten when deleted', async () => {
+        const store = await open();
+        expect(await store.getSecret('hook-1')).toBeUndefined();
+        await store.putSecret('hook-1', 'first secret');
+        await store.putSecret('hook-2', 'other secret');
+        expect(await store.getSecret('hook-1')).toBe('first secret');
+        await store.putSecret('hook-1', 'second secret');
+        expect(await store.getSecret('hook-1')).toBe('second secret');
+        await store.deleteSecret('hook-1');
+        await store.deleteSecret('never-there');
+        expect(await store.getSecret('hook-1')).toBeUndefined();
+        expect(await store.getSecret('hook-2')).toBe('other secret');
+      });
+
+      it('keeps secrets out of records, the log, snapshots and histories', async () => {
+        const store = await open();
+        const before = (await store.snapshot()).offset;
+        const record = workerRecord({ id: 'hook-1' });
+        await store.commit({ records: [record] });
+        await store.putSecret('hook-1', 'never-in-a-record');
+        const seen = JSON.stringify([await store.snapshot(), await store.changesSince(before), await store.history('hook-1'), await store.get('hook-1')]);
+        expect(seen).not.toContain('never-in-a-record');
       });
     });
 

@@ -9,7 +9,7 @@ import { View } from '../../src/client/view.js';
 import type { ConnectionState } from '../../src/client/monitor.js';
 import type { LogEntry, Snapshot } from '../../src/protocol/record.js';
 import { HubModel, JOB_STATES, type MonitorSource } from '../../ui/src/model.js';
-import { snapshot, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
+import { api, snapshot, submit, testHub, testRecording, testWorker } from '../helpers/hub.js';
 
 type Recorded = { event: 'snapshot'; data: Snapshot } | { event: 'transitions'; data: LogEntry[] } | { event: 'synced'; data: { via: 'snapshot' | 'replay' } };
 
@@ -103,6 +103,23 @@ describe('HubModel on recorded streams', () => {
     expect(model.jobTypes()).toEqual(['nobody-serves-this', 'simulation']);
     const search = current.records.find((r) => r.kind === 'job')!.id.slice(-8).toUpperCase();
     expect(model.jobs({ search }).map((job) => job.id.slice(-8).toUpperCase())).toEqual([search]);
+  });
+
+  it('lists the webhooks, whose changes are a topic of their own', async () => {
+    const { hub } = await busyHub();
+    let id = '';
+    const events = await record(hub.url, async () => {
+      const answer = await api(hub, 'POST', '/api/webhooks', { url: 'http://127.0.0.1:9/nobody-listens', secret: 'a-secret-of-some-length', description: 'audit' });
+      id = answer.body.id;
+    });
+    const replay = new Replay();
+    const model = new HubModel(replay);
+    const topics = new Set<string>();
+    model.subscribe((changed) => changed.forEach((topic) => topics.add(topic)));
+    replay.connection(events);
+    expect(model.webhooks().map((record) => [record.id, record.snapshot.context.description])).toEqual([[id, 'audit']]);
+    expect(model.probes()).toEqual([]);
+    expect(topics.has('webhooks')).toBe(true);
   });
 
   it('says reconnecting after a drop, live after a replay, and resynced after a fresh snapshot', async () => {

@@ -4,7 +4,7 @@ import { connectorConfigSchema, connectorsFromSpec } from '../../src/worker/conn
 import { startA1111Service } from '../helpers/a1111-service.js';
 import { bootingPort } from '../helpers/fake-server.js';
 import { api, submit } from '../helpers/hub.js';
-import { connectorHub, context, progressReports, reported } from '../helpers/service-connector.js';
+import { connectorHub, context, expectStates, progressReports, recordIn, reported } from '../helpers/service-connector.js';
 
 const CONNECTOR = 'a1111-1';
 
@@ -119,6 +119,18 @@ describe('the a1111 connector', () => {
     expect(context(retrying).error).toEqual({ message: `POST ${service.origin}/sdapi/v1/txt2img answered 500: RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB` });
     recording.expect(job.id, 'pending > assigned > running > retrying > pending > assigned > running > completed');
     recording.expect(CONNECTOR, 'starting > idle > active > error > starting > idle > active > idle');
+  });
+
+  it('takes a 429 for a service fault, as the webui limits nobody (something in front of it turns work away): restarts, and the retry completes', async () => {
+    const service = await startA1111Service();
+    service.failWith = { status: 429, body: { detail: 'Too Many Requests' }, times: 1 };
+    const { hub, recording } = await setup(service.origin);
+    await recording.waitFor(CONNECTOR, 'idle');
+
+    const job = await submit(hub, txt2img({ steps: 3 }, { maxAttempts: 2, backoffMs: 5 }));
+    await recording.waitFor(job.id, 'completed');
+    expect(context(recordIn(recording, job.id, 'retrying')).error).toEqual({ message: `POST ${service.origin}/sdapi/v1/txt2img answered 429: Too Many Requests` });
+    await expectStates(recording, CONNECTOR, 'starting > idle > active > error > starting > idle > active > idle');
   });
 
   it('on cancel, interrupts the generation', async () => {

@@ -65,16 +65,15 @@ describe('the http connector', () => {
     expect(context(done).result).toEqual({ echoed: { id: job.id, type: 'inference', payload: 1, attempt: 1 } });
   });
 
-  it('fails the job on a 4xx answer but stays idle', async () => {
+  it('fails the job at once on a 4xx answer (bad_input, with the service\'s message) but stays idle', async () => {
     const service = await startService();
     service.answerJob = () => ({ status: 422, body: { error: 'prompt too long' } });
     const { hub, recording } = await setup(service);
     await recording.waitFor(CONNECTOR, 'idle');
 
-    const job = await submit(hub, { type: 'http', maxAttempts: 1, payload: { prompt: 'x'.repeat(10) } });
+    const job = await submit(hub, { type: 'http', maxAttempts: 3, payload: { prompt: 'x'.repeat(10) } });
     const failed = await recording.waitFor(job.id, 'failed');
-    expect(context(failed).error.message).toContain('422');
-    expect(context(failed).error.message).toContain('prompt too long');
+    expect(context(failed)).toMatchObject({ attempts: 1, error: { code: 'bad_input', message: `POST ${service.jobsUrl} answered 422: prompt too long` } });
     await recording.waitFor(CONNECTOR, 'idle');
     recording.expect(CONNECTOR, 'starting > idle > active > idle');
     expect(context(recording.view.get(CONNECTOR)!)).toMatchObject({ error: null, failures: 0 });
@@ -105,6 +104,27 @@ describe('the http connector', () => {
     expect(context(recording.view.get(CONNECTOR)!)).toMatchObject({ failures: 0, error: null });
   });
 
+  it('waits out a 429 for its Retry-After within the attempt, saying so; a longer wait than the attempt may take fails it as rate_limited', async () => {
+    const service = await startService();
+    const { hub, recording } = await setup(service, { rateLimitWaitMs: 5_000 });
+    await recording.waitFor(CONNECTOR, 'idle');
+
+    service.failNext('POST /jobs', { status: 429, headers: { 'retry-after': '1' }, body: { error: 'too many requests' } });
+    const waited = await submit(hub, { type: 'http', payload: 1 });
+    const done = await recording.waitFor(waited.id, 'completed');
+    expect(context(done)).toMatchObject({ attempts: 1, result: { echoed: { payload: 1 } } });
+    expect(recording.records(waited.id).map((record) => context(record).progressMessage)).toContain('rate limited, retrying in 1 s');
+
+    service.failNext('POST /jobs', { status: 429, headers: { 'retry-after': '30' }, body: { error: 'too many requests' } });
+    const retried = await submit(hub, { type: 'http', backoffMs: 10, payload: 2 });
+    await recording.waitFor(retried.id, 'completed');
+    recording.expect(retried.id, 'pending > assigned > running > retrying > pending > assigned > running > completed');
+    const retrying = recording.records(retried.id).find((record) => record.state === 'retrying')!;
+    expect(context(retrying).error).toEqual({ code: 'rate_limited', message: `rate limited: POST ${service.jobsUrl} answered 429: too many requests; the service asks to wait 30 s, longer than this attempt may` });
+    // A busy service is not a broken one.
+    expect(recording.states(CONNECTOR)).not.toContain('error');
+  });
+
   it('goes to error when the service becomes unreachable, and keeps restarting until it is back', async () => {
     const service = await startService();
     const { hub, recording } = await setup(service);
@@ -126,7 +146,7 @@ describe('the http connector', () => {
     const { recording } = await setup(service);
 
     const fault = await recording.waitFor(CONNECTOR, 'error');
-    expect(context(fault).error.message).toMatch(/health check .*\/health answered 500/);
+    expect(context(fault).error.message).toMatch(/^GET .*\/health answered 500/);
     recording.expect(CONNECTOR, 'starting > error', { prefix: true });
     expect(recording.states(CONNECTOR)).not.toContain('idle');
 

@@ -20,7 +20,7 @@ export interface MonitorSource {
 }
 
 /** Parts of the model that changed in one notification. */
-export type Topic = 'jobs' | 'topology' | 'probes' | 'connection';
+export type Topic = 'jobs' | 'topology' | 'probes' | 'webhooks' | 'connection';
 
 export const JOB_STATES = ['pending', 'assigned', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -169,7 +169,11 @@ export class HubModel {
   }
 
   probes(): ActorRecord[] {
-    return [...this.source.view.records.values()].filter((record) => record.kind === 'probe').sort((a, b) => (a.id < b.id ? -1 : 1));
+    return this.ofKind('probe');
+  }
+
+  webhooks(): ActorRecord[] {
+    return this.ofKind('webhook');
   }
 
   /** Calls `listener` after each batch of changes with the parts of the model they touched. */
@@ -189,7 +193,7 @@ export class HubModel {
       this.jobsById.clear();
       this.counts.clear();
       this.types.clear();
-      topics.add('jobs').add('topology').add('probes');
+      topics.add('jobs').add('topology').add('probes').add('webhooks');
     }
     for (const { record } of changes) {
       if (record.kind === 'job') {
@@ -197,6 +201,8 @@ export class HubModel {
         topics.add('jobs');
       } else if (TOPOLOGY.has(record.kind)) {
         topics.add('topology');
+      } else if (record.kind === 'webhook') {
+        topics.add('webhooks');
       } else {
         topics.add('probes');
       }
@@ -204,6 +210,10 @@ export class HubModel {
     if (topics.has('jobs')) this.jobsVersion += 1;
     if (topics.has('topology')) this.topologyVersion += 1;
     if (topics.size > 0) this.notify(topics);
+  }
+
+  private ofKind(kind: Kind): ActorRecord[] {
+    return [...this.source.view.records.values()].filter((record) => record.kind === kind).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   private applyJob(record: ActorRecord): void {

@@ -36,6 +36,7 @@ export interface HubStore {
   readonly jobs: Accessor<number>;
   readonly topology: Accessor<number>;
   readonly probes: Accessor<number>;
+  readonly webhooks: Accessor<number>;
   readonly connection: Accessor<Connection>;
   readonly refusal: Accessor<{ code: string; message: string } | undefined>;
   /** The hub's time, epoch ms: this machine's clock corrected by what the hub said its clock read. */
@@ -62,6 +63,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
   const [jobs, setJobs] = createSignal(0);
   const [topology, setTopology] = createSignal(0);
   const [probes, setProbes] = createSignal(0);
+  const [webhooks, setWebhooks] = createSignal(0);
   const [connection, setConnection] = createSignal<Connection>(model.connection);
   const [refusal, setRefusal] = createSignal(monitor.refusal);
 
@@ -81,6 +83,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
       if (pending.has('jobs')) setJobs((n) => n + 1);
       if (pending.has('topology')) setTopology((n) => n + 1);
       if (pending.has('probes')) setProbes((n) => n + 1);
+      if (pending.has('webhooks')) setWebhooks((n) => n + 1);
       if (pending.has('connection')) {
         setConnection(model.connection);
         setRefusal(monitor.refusal);
@@ -138,6 +141,7 @@ export function createHubStore(hubUrl: string, token: string | undefined): HubSt
     jobs,
     topology,
     probes,
+    webhooks,
     connection,
     refusal,
     now: () => Date.now() + monitor.clockOffset,

@@ -73,7 +73,7 @@ end
 if consumeKey ~= '' then
   local due = redis.call('ZSCORE', p .. ':timers', consumeKey)
   if (not due) or tonumber(due) ~= tonumber(consumeDueAt) then
-    return redis.error_reply('CONFLICT timer ' .. consumeKey .. ' is gone or was reset')
+    return redis.error_reply('CONFLICT TIMER ' .. consumeKey)
   end
 end
 

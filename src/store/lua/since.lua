@@ -2,11 +2,13 @@
   since: every log entry after an offset, read atomically with the check that none of them was
   trimmed. Trimming takes entries from the head, so they are all held exactly when the entry at
   the offset itself still is (or, for 0-0, when nothing was ever trimmed).
-  ARGV: prefix, stream id. Returns false when they are not all held (or the id is later than
-  the log), else a flat list id, record json, event json ('' when none), id, ...
+  ARGV: prefix, stream id, limit (the earliest `limit` entries; 0 for all). Returns false when
+  they are not all held (or the id is later than the log), else a flat list id, record json,
+  event json ('' when none), id, ...
 ]]
 local p = ARGV[1]
 local since = ARGV[2]
+local limit = tonumber(ARGV[3]) or 0
 local key = p .. ':log'
 
 local function parse(id)
@@ -33,7 +35,13 @@ elseif #redis.call('XRANGE', key, since, since) == 0 then
   return false
 end
 local flat = {}
-for _, entry in ipairs(redis.call('XRANGE', key, '(' .. since, '+')) do
+local entries
+if limit > 0 then
+  entries = redis.call('XRANGE', key, '(' .. since, '+', 'COUNT', limit)
+else
+  entries = redis.call('XRANGE', key, '(' .. since, '+')
+end
+for _, entry in ipairs(entries) do
   local fields = entry[2]
   flat[#flat + 1] = entry[1]
   flat[#flat + 1] = fields[2]

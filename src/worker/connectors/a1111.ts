@@ -22,9 +22,11 @@ import { z } from 'zod';
 import type { HealthReport } from '../../../machines/connector.js';
 import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
-import { DEFAULT_TIMEOUTS, ServiceClient, elapsedMs, isRecord, serverMessage, serviceConnector, type ServiceConnectorOptions, type ServiceTimeouts } from './service-http.js';
+import { isRecord, serverMessage, serviceClient, serviceConnector, type ServiceClient, type ServiceConnectorOptions, type ServiceTimeouts } from './service-http.js';
 
 export interface A1111ConnectorOptions extends ServiceConnectorOptions {
+  /** The webui, e.g. http://127.0.0.1:7860. */
+  url: string;
   /**
    * Defaults: requestMs 30 s (progress, interrupt; a generation has no limit of its own, the
    * job's timeout bounds it), healthMs 5 s, startMs 120 s. The type defaults to `a1111`.
@@ -41,9 +43,15 @@ export const a1111PayloadSchema = z.looseObject({
 
 export type A1111Payload = z.input<typeof a1111PayloadSchema>;
 
+/**
+ * Its calls get no rate-limit budget (service-http.ts): the webui limits nobody (it queues), so a
+ * 429 comes from something in front of it refusing more work for that GPU, which is a fault of
+ * the service as this connector reaches it: the connector backs off and its health check says
+ * when it is back.
+ */
 export function a1111Connector(options: A1111ConnectorOptions): ConnectorImplementation {
   const api = new A1111Api(options);
-  return serviceConnector(options, 'a1111', api.timeouts.startMs, {
+  return serviceConnector(options, { type: 'a1111' }, {
     probe: (signal) => api.options(signal),
     run: (job, context) => runGeneration(api, job, context),
   });
@@ -80,25 +88,22 @@ async function whilePolling<T>(work: Promise<T>, poll: (stop: AbortSignal) => Pr
   }
 }
 
-/** The webui's sdapi endpoints, with this connector's headers and timeouts. */
+/** The webui's sdapi endpoints, through a client with this connector's headers and timeouts. */
 class A1111Api {
-  readonly timeouts: Required<ServiceTimeouts>;
   private readonly client: ServiceClient;
   private readonly progressIntervalMs: number;
 
   constructor(options: A1111ConnectorOptions) {
-    this.client = new ServiceClient(options.url, { ...options.headers }, describeError);
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.client = serviceClient(options, { describe: describeError });
     this.progressIntervalMs = options.progressIntervalMs ?? 1_000;
   }
 
   /** The health probe: `/sdapi/v1/options`, the loaded checkpoint as a capability. */
   async options(signal: AbortSignal): Promise<HealthReport> {
-    const started = performance.now();
-    const options = await this.client.json('/sdapi/v1/options', { signal, timeoutMs: this.timeouts.healthMs });
+    const { json: options, latencyMs } = await this.client.probe('/sdapi/v1/options', signal);
     if (!isRecord(options)) throw new ServiceError(`${this.client.url('/sdapi/v1/options')} is not the webui's: it answered no settings`);
     const model = options.sd_model_checkpoint;
-    return { latencyMs: elapsedMs(started), capabilities: { a1111: typeof model === 'string' ? { model } : {} } };
+    return { latencyMs, capabilities: { a1111: typeof model === 'string' ? { model } : {} } };
   }
 
   /** Runs the generation; resolves with its images (base64) and its `info`, parsed. */
@@ -116,7 +121,7 @@ class A1111Api {
     while (!stop.aborted) {
       await sleep(this.progressIntervalMs, undefined, { signal: stop }).catch(() => undefined);
       if (stop.aborted) return;
-      const answer = await this.client.json('/sdapi/v1/progress?skip_current_image=true', { signal: stop, timeoutMs: this.timeouts.requestMs }).catch(() => undefined);
+      const answer = await this.client.json('/sdapi/v1/progress?skip_current_image=true', { signal: stop, timeoutMs: this.client.timeouts.requestMs }).catch(() => undefined);
       // A report after the generation ended would move the bar back from 100.
       if (!stop.aborted && isRecord(answer)) reportProgress(answer, report);
     }
@@ -124,7 +129,7 @@ class A1111Api {
 
   /** Best effort: a server that does not answer runs nothing we could stop. */
   async interrupt(): Promise<void> {
-    await this.client.json('/sdapi/v1/interrupt', { method: 'POST', timeoutMs: this.timeouts.requestMs }).catch(() => undefined);
+    await this.client.json('/sdapi/v1/interrupt', { method: 'POST', timeoutMs: this.client.timeouts.requestMs }).catch(() => undefined);
   }
 }
 

@@ -31,13 +31,11 @@ import type { Json } from '../../../machines/json.js';
 import { PermanentError, ServiceError, type ConnectorImplementation, type JobRun, type RunContext } from '../connector.js';
 import {
   NoAnswerError,
-  DEFAULT_TIMEOUTS,
-  ServiceClient,
-  answerError,
-  elapsedMs,
   isRecord,
   serverMessage,
+  serviceClient,
   serviceConnector,
+  type ServiceClient,
   type ServiceConnectorOptions,
   type ServiceTimeouts,
 } from './service-http.js';
@@ -48,7 +46,9 @@ export interface ComfyuiTimeouts extends ServiceTimeouts {
 }
 
 export interface ComfyuiConnectorOptions extends ServiceConnectorOptions {
-  /** Defaults: requestMs 30 s, healthMs 5 s, startMs 120 s, reconnectMs 30 s. The type defaults to `comfyui`. */
+  /** The ComfyUI server, e.g. http://127.0.0.1:8188. */
+  url: string;
+  /** Defaults: requestMs 30 s (every HTTP call: a run's progress comes on the WebSocket), healthMs 5 s, startMs 120 s, reconnectMs 30 s. The type defaults to `comfyui`. */
   timeouts?: ComfyuiTimeouts;
   /**
    * Most bytes of output files put in one job's result when its payload asks (`download: true`);
@@ -87,9 +87,14 @@ const RECONNECTED = 'statehub.reconnected';
 
 const MiB = 1024 * 1024;
 
+/**
+ * Its calls get no rate-limit budget (service-http.ts): ComfyUI limits nobody, so a 429 comes from
+ * something in front of it refusing more work for that GPU, which is a fault of the service as
+ * this connector reaches it: the connector backs off and its health check says when it is back.
+ */
 export function comfyuiConnector(options: ComfyuiConnectorOptions): ConnectorImplementation {
   const comfy = new ComfyApi(options);
-  return serviceConnector(options, 'comfyui', comfy.timeouts.startMs, {
+  return serviceConnector(options, { type: 'comfyui' }, {
     probe: (signal) => comfy.systemStats(signal),
     run: (job, context) => runWorkflow(comfy, job, context),
   });
@@ -295,7 +300,7 @@ class ComfySocket {
   }
 
   private async reconnect(): Promise<void> {
-    const { reconnectMs } = this.comfy.timeouts;
+    const { reconnectMs } = this.comfy;
     const deadline = performance.now() + reconnectMs;
     let lastError: unknown;
     for (let delay = 100; !this.closed && !this.signal.aborted; delay = Math.min(delay * 2, 2_000)) {
@@ -325,31 +330,34 @@ function parseMessage(text: string): ComfyMessage | undefined {
   return undefined;
 }
 
-/** ComfyUI's HTTP and WebSocket endpoints, with this connector's headers and timeouts. */
+/** ComfyUI's HTTP and WebSocket endpoints, through a client with this connector's headers and timeouts. */
 class ComfyApi {
-  readonly timeouts: Required<ComfyuiTimeouts>;
+  /** How long a dropped WebSocket is reconnected for (`timeouts.reconnectMs`). */
+  readonly reconnectMs: number;
   private readonly client: ServiceClient;
-  private readonly headers: Record<string, string>;
   private readonly maxDownloadBytes: number;
 
   constructor(options: ComfyuiConnectorOptions) {
-    this.headers = { ...options.headers };
-    this.client = new ServiceClient(options.url, this.headers);
+    this.client = serviceClient(options);
+    this.reconnectMs = options.timeouts?.reconnectMs ?? 30_000;
     this.maxDownloadBytes = options.maxDownloadBytes ?? 512 * 1024;
-    this.timeouts = { ...DEFAULT_TIMEOUTS, reconnectMs: 30_000, ...options.timeouts };
+  }
+
+  /** Bounds every HTTP call and the WebSocket's handshake: none of them waits for a run, whose progress comes over the WebSocket. */
+  private get requestMs(): number {
+    return this.client.timeouts.requestMs;
   }
 
   /** The health probe: `/system_stats`, its devices and VRAM as capabilities. */
   async systemStats(signal: AbortSignal): Promise<HealthReport> {
-    const started = performance.now();
-    const stats = await this.client.json('/system_stats', { signal, timeoutMs: this.timeouts.healthMs });
+    const { json: stats, latencyMs } = await this.client.probe('/system_stats', signal);
     if (!isRecord(stats) || !Array.isArray(stats.devices)) throw new ServiceError(`${this.client.url('/system_stats')} is not ComfyUI's: it lists no devices`);
-    return { latencyMs: elapsedMs(started), capabilities: capabilitiesOf(stats) };
+    return { latencyMs, capabilities: capabilitiesOf(stats) };
   }
 
   /** Queues the workflow; resolves with the id the server gave it. A workflow it refuses is bad input. */
   async queuePrompt(workflow: Workflow, clientId: string, promptId: string, signal: AbortSignal): Promise<string> {
-    const answer = await this.client.json('/prompt', { json: { prompt: workflow, client_id: clientId, prompt_id: promptId }, signal, timeoutMs: this.timeouts.requestMs }, describeRefusal);
+    const answer = await this.client.json('/prompt', { json: { prompt: workflow, client_id: clientId, prompt_id: promptId }, signal, timeoutMs: this.requestMs, describe: describeRefusal });
     if (!isRecord(answer) || typeof answer.prompt_id !== 'string') throw new ServiceError(`ComfyUI queued the workflow without a prompt_id: ${JSON.stringify(answer).slice(0, 200)}`);
     return answer.prompt_id;
   }
@@ -382,7 +390,7 @@ class ComfyApi {
 
   /** Stops the prompt: interrupted if it runs, removed if it waits. Best effort: a server that does not answer runs nothing of ours we could stop. */
   async cancel(promptId: string): Promise<void> {
-    const request = { timeoutMs: this.timeouts.requestMs };
+    const request = { timeoutMs: this.requestMs };
     try {
       const { running, pending } = await this.queue();
       if (running.includes(promptId)) await this.client.json('/interrupt', { ...request, json: { prompt_id: promptId } });
@@ -409,7 +417,7 @@ class ComfyApi {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     return new Promise((resolve, reject) => {
       signal.throwIfAborted();
-      const socket = new WebSocket(url, { headers: this.headers, handshakeTimeout: this.timeouts.requestMs });
+      const socket = new WebSocket(url, { headers: this.client.headers, handshakeTimeout: this.requestMs });
       const abort = () => {
         reject(signal.reason);
         socket.terminate();
@@ -423,14 +431,14 @@ class ComfyApi {
   }
 
   private async historyEntry(promptId: string): Promise<HistoryEntry | undefined> {
-    const history = await this.client.json(`/history/${encodeURIComponent(promptId)}`, { timeoutMs: this.timeouts.requestMs });
+    const history = await this.client.json(`/history/${encodeURIComponent(promptId)}`, { timeoutMs: this.requestMs });
     const entry = isRecord(history) ? history[promptId] : undefined;
     if (!isRecord(entry)) return undefined;
     return { outputs: isRecord(entry.outputs) ? entry.outputs : {}, status: isRecord(entry.status) ? entry.status : {} };
   }
 
   private async queue(): Promise<{ running: string[]; pending: string[] }> {
-    const queue = await this.client.json('/queue', { timeoutMs: this.timeouts.requestMs });
+    const queue = await this.client.json('/queue', { timeoutMs: this.requestMs });
     const ids = (items: unknown) => (Array.isArray(items) ? items.flatMap((item) => (Array.isArray(item) && typeof item[1] === 'string' ? [item[1]] : [])) : []);
     return { running: ids(isRecord(queue) ? queue.queue_running : undefined), pending: ids(isRecord(queue) ? queue.queue_pending : undefined) };
   }
@@ -438,15 +446,14 @@ class ComfyApi {
   /** One output file's bytes, or undefined when it is over `limit` (then not read further). */
   private async view(file: FileRef, limit: number, signal: AbortSignal): Promise<Buffer | undefined> {
     const path = `/view?${new URLSearchParams({ filename: file.filename, subfolder: file.subfolder ?? '', type: file.type ?? 'output' })}`;
-    const response = await this.client.fetch(path, { signal, timeoutMs: this.timeouts.requestMs });
-    if (!response.ok) throw answerError(response, await response.text(), `GET ${this.client.url(path)}`);
-    if (Number(response.headers.get('content-length')) > limit) {
-      await response.body?.cancel();
+    const answer = await this.client.call(path, { signal, timeoutMs: this.requestMs });
+    if (Number(answer.headers.get('content-length')) > limit) {
+      await answer.discard();
       return undefined;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of response.body ?? []) {
+    for await (const chunk of answer.chunks()) {
       size += chunk.length;
       // Leaving the loop cancels the rest of the body.
       if (size > limit) return undefined;
@@ -522,6 +529,6 @@ function capabilitiesOf(stats: Record<string, unknown>): Record<string, Json> {
 function socketError(url: string, error: Error): Error {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('E')) return new NoAnswerError(`cannot reach ${url}: ${code}`, code, { cause: error });
-  if (/handshake has timed out/i.test(error.message)) return new NoAnswerError(`${url} gave no answer: ${error.message}`, 'timeout', { cause: error });
+  if (/handshake has timed out/i.test(error.message)) return new NoAnswerError(`${url} gave no answer: ${error.message}`, 'ETIMEDOUT', { cause: error });
   return new ServiceError(`${url}: ${error.message}`, { cause: error });
 }

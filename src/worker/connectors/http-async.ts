@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Json } from '../../../machines/json.js';
 import { ServiceError } from '../connector.js';
-import { parseJson } from './service-http.js';
+import { parseJson, serviceFetch } from './service-http.js';
 
 export interface HttpAsyncFields {
   /** The service's id for the job, in the submission's answer (fills `{id}` in `statusUrl`). */
@@ -115,7 +115,9 @@ export function fillTemplate(template: string, id: unknown): string {
 /**
  * Polls `url` until the status is final. Progress is handed to `onProgress`. A poll that fails
  * (unreachable, 5xx) is tried again; MAX_POLL_FAILURES in a row are a ServiceError. Rejects with
- * the signal's reason when aborted.
+ * the signal's reason when aborted. Its statuses are not read as service-http.ts reads a job's
+ * answer: a 4xx here is about the job's status document, which the service forgot or hides
+ * from us, so the attempt fails as an ordinary failure and a new attempt submits the job again.
  */
 export async function pollUntilFinal(
   url: string,
@@ -126,10 +128,10 @@ export async function pollUntilFinal(
   for (;;) {
     options.signal.throwIfAborted();
     try {
-      const response = await fetch(url, { headers: { ...options.headers, accept: 'application/json' }, signal: options.signal });
+      const response = await serviceFetch(url, { headers: { ...options.headers, accept: 'application/json' }, signal: options.signal });
       const text = await response.text();
       if (response.status >= 500) throw new ServiceError(`status ${url} answered ${response.status}: ${text.slice(0, 500)}`);
-      // A 4xx here means the service forgot the job or refuses us: waiting longer cannot help.
+      // Waiting longer cannot help (see above).
       if (!response.ok) return { kind: 'failed', message: `status ${url} answered ${response.status}: ${text.slice(0, 500)}` };
       failures = 0;
       const outcome = reader.outcome(parseJson(text));

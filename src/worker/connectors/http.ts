@@ -1,8 +1,11 @@
 /**
  * The `http` connector: runs a job by POSTing `{ id, type, payload, attempt }` as JSON to a
  * service and takes its JSON answer as the result; health-checks the service with a GET and
- * reports the round trip. An unreachable service or a 5xx answer is a service fault (the
- * connector restarts); a 4xx answer fails the job only.
+ * reports the round trip. Failures read as for every service connector (service-http.ts): an
+ * unreachable service or a 5xx answer is a service fault (the connector restarts), a 4xx answer
+ * fails the job at once (`bad_input`, or `auth` for 401 and 403). A 429 is waited out within
+ * the attempt (`Retry-After`, up to `rateLimitWaitMs`): a job API that limits its clients says
+ * so with it (RFC 6585, section 4), and a busy service is not a broken one.
  *
  * With `async`, a service may take a job for later: an answer that is a status document (or a
  * `202`) is followed by polling its status URL or waiting for the service's callback until the
@@ -11,9 +14,9 @@
 import type { Json } from '../../../machines/json.js';
 import { ServiceError, type ConnectorImplementation, type RunContext } from '../connector.js';
 import { CallbackReceiver, StatusReader, fillTemplate, pollUntilFinal, type HttpAsyncOptions, type Outcome } from './http-async.js';
-import { connectorSettings, elapsedMs, parseJson, serviceFetch } from './service-http.js';
+import { callService, connectorSettings, elapsedMs, onAbort, parseJson, rateLimitBudget, serviceFetch, type RateLimitOptions } from './service-http.js';
 
-export interface HttpConnectorOptions {
+export interface HttpConnectorOptions extends RateLimitOptions {
   /** Where jobs are POSTed. */
   url: string;
   /** What the health check GETs. Default: `url`'s origin + `/health`. */
@@ -40,20 +43,18 @@ export function httpConnector(options: HttpConnectorOptions): ConnectorImplement
     ...connectorSettings(options, 'http'),
     async checkHealth(signal) {
       const started = performance.now();
-      const response = await serviceFetch(healthUrl, { headers, signal, timeoutMs: options.healthTimeoutMs ?? 5_000 });
-      await response.arrayBuffer();
-      if (!response.ok) throw new ServiceError(`health check ${healthUrl} answered ${response.status}`);
+      // Any 2xx body will do: a health endpoint need not answer JSON.
+      await (await callService(healthUrl, { headers, signal, timeoutMs: options.healthTimeoutMs ?? 5_000 })).text();
       return { latencyMs: elapsedMs(started) };
     },
     async run(job, context) {
       const callback = options.async?.mode === 'callback' ? await waitForCallback(options.async) : undefined;
       try {
         const body = { id: job.id, type: job.type, payload: job.payload, attempt: job.attempt, ...(callback ? { [callback.field]: callback.url } : {}) };
-        const response = await serviceFetch(options.url, { headers: { ...headers, accept: 'application/json' }, json: body, signal: context.signal });
-        const text = await response.text();
-        if (response.status >= 500) throw new ServiceError(`${options.url} answered ${response.status}: ${text.slice(0, 500)}`);
-        if (!response.ok) throw new Error(`${options.url} answered ${response.status}: ${text.slice(0, 500)}`);
-        const answer = parseJson(text);
+        const rateLimit = rateLimitBudget(options.rateLimitWaitMs, job, (message) => context.progress(0, message));
+        const response = await callService(options.url, { headers: { ...headers, accept: 'application/json' }, json: body, signal: context.signal, rateLimit });
+        // The service's answer as it is, JSON or not: the result is what it says.
+        const answer = parseJson(await response.text());
         if (!options.async || (response.status !== 202 && !reader?.isStatus(answer))) {
           context.progress(100);
           return answer;
@@ -62,7 +63,8 @@ export function httpConnector(options: HttpConnectorOptions): ConnectorImplement
       } finally {
         callback?.stop();
       }
-    },  };
+    },
+  };
 }
 
 interface Callback {
@@ -153,7 +155,5 @@ function idOf(answer: Json, reader: StatusReader): unknown {
 
 /** When the job is stopped, tells the service (best effort: the job is stopped here either way). */
 function cancelOnAbort(signal: AbortSignal, url: string, headers: Record<string, string>): () => void {
-  const cancel = () => void fetch(url, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) }).then((response) => response.body?.cancel(), () => {});
-  signal.addEventListener('abort', cancel, { once: true });
-  return () => signal.removeEventListener('abort', cancel);
+  return onAbort(signal, () => void serviceFetch(url, { method: 'POST', headers, timeoutMs: 5_000 }).then((answer) => answer.discard(), () => {}));
 }

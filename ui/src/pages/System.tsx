@@ -1,9 +1,13 @@
 /**
  * The system at a glance: one word for its health, every probe (state, latency over the last
- * minutes, last check, answer), and the workers and machines by state. All of it is a function
- * of the records and the hub's clock (see ../system.ts for what "last check" and "stale" mean).
+ * minutes, last check, answer), the workers and machines by state, and the webhooks. All of it
+ * is a function of the records and the hub's clock (see ../system.ts for what "last check" and
+ * "stale" mean).
  */
 import { For, Index, Show, createMemo } from 'solid-js';
+import type { WebhookContext } from '../../../machines/webhook.js';
+import type { ActorRecord } from '../../../src/protocol/record.js';
+import { RecordTable, type Column } from '../components/RecordTable.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { StateLabel } from '../components/StateBadge.js';
 import { useHub } from '../context.js';
@@ -18,6 +22,8 @@ const HEALTH_WORDS: Record<Health, string> = { healthy: 'Healthy', degraded: 'De
 const WORKER_STATES = ['ready', 'busy', 'draining', 'stale', 'offline'] as const;
 const MACHINE_STATES = ['starting', 'ready', 'offline'] as const;
 
+const webhookContext = (webhook: ActorRecord) => webhook.snapshot.context as unknown as WebhookContext;
+
 export function System() {
   const hub = useHub();
   const now = useNow();
@@ -26,6 +32,18 @@ export function System() {
   const health = createMemo(() => systemHealth(probes(), presence(), now()));
   const count = (states: Record<string, number>, state: string) => states[state] ?? 0;
   const total = (states: Record<string, number>) => Object.values(states).reduce((sum, n) => sum + n, 0);
+  const webhooks = createMemo(() => (hub.webhooks(), hub.model.webhooks()));
+  const lastRound = (webhook: ActorRecord) => {
+    const last = webhookContext(webhook).last;
+    return last ? `${last.ok ? 'ok' : 'failed'}${last.status === null ? '' : `, HTTP ${last.status}`}, ${ago(last.at, now())}` : '—';
+  };
+  const webhookColumns: Column[] = [
+    { head: 'webhook', cell: (webhook) => webhookContext(webhook).description ?? webhookContext(webhook).url, title: (webhook) => webhook.id },
+    { head: 'state', cell: (record) => <StateLabel state={record.state} actorId={record.id} /> },
+    { head: 'delivered', cell: (webhook) => webhookContext(webhook).delivered },
+    { head: 'last round', cell: lastRound },
+    { head: 'detail', cell: (webhook) => webhookContext(webhook).reason ?? webhookContext(webhook).last?.error ?? webhookContext(webhook).url },
+  ];
 
   return (
     <div class="page system">
@@ -75,6 +93,11 @@ export function System() {
           <Counts kind="machine" states={MACHINE_STATES} counts={presence().machines} />
         </section>
       </div>
+
+      <section class="panel">
+        <h2>Webhooks</h2>
+        <RecordTable class="webhooks" records={webhooks()} columns={webhookColumns} empty="No webhooks: POST /api/webhooks registers one (see the README)." />
+      </section>
     </div>
   );
 }
