@@ -35,9 +35,10 @@ describe('a step that consumes a timer', () => {
     commits.length = 0;
     await host.run(async (tx) => {
       attempts += 1;
-      // The first attempt races another step of the same actor, which commits first.
+      const staged = await tx.send('m1', { type: 'WORKERS', online: 0, total: 1 });
+      // The first attempt races another step of the same actor, which commits first (its seq is taken).
       if (attempts === 1) await new ActorHost(store).run((other) => other.send('m1', { type: 'WORKERS', online: 1, total: 1 }));
-      return tx.send('m1', { type: 'WORKERS', online: 0, total: 1 });
+      return staged;
     }, { key: 'm1|t', dueAt: 100 });
     expect(attempts).toBe(2);
     expect(await store.nextDueAt()).toBeUndefined();
