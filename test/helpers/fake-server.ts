@@ -6,6 +6,7 @@
  * die and come back on the same port, as a restarted service does. Tests wait on what it saw
  * with `until`.
  */
+import { listenOnLowPort } from './ports.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -150,11 +151,18 @@ export async function startFakeServer(handle: (request: FakeRequest, reply: Repl
   const listen = async (port: number) => {
     server = createServer((request, response) => void onRequest(request, response));
     server.on('upgrade', options.upgrade ?? ((_request, socket: Duplex) => socket.destroy()));
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
-    return (server.address() as AddressInfo).port;
+    const listening = server;
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(port, '127.0.0.1', () => {
+        listening.off('error', reject);
+        resolve();
+      });
+    });
+    return (listening.address() as AddressInfo).port;
   };
 
-  const port = await listen(options.port ?? 0);
+  const port = options.port === undefined ? await listenOnLowPort(listen) : await listen(options.port);
   const close = async () => {
     const current = server;
     if (!current) return;
