@@ -411,7 +411,8 @@ export class RedisStore implements Store {
   /** After the tail lost Redis: were entries it had not read trimmed, or the data wiped meanwhile? */
   private async checkForGap(): Promise<void> {
     const epoch = await this.tail.get(`${this.prefix}:epoch`);
-    const held = epoch === this.epoch ? await this.redis.statehubSince(this.prefix, this.lastSeen) : null;
+    // Whether the changes after what was delivered are still held; one entry is enough to tell.
+    const held = epoch === this.epoch ? await this.redis.statehubSince(this.prefix, this.lastSeen, 1) : null;
     if (held) return;
     const { last, mirror } = await readMirror(this.redis, this.prefix);
     this.mirror = mirror;
