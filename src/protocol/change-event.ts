@@ -15,6 +15,19 @@ export const INIT_EVENT: ChangeEvent = Object.freeze({ type: 'xstate.init' });
 /** The actor left the live set. */
 export const REMOVE_EVENT: ChangeEvent = Object.freeze({ type: 'statehub.remove' });
 
+/** The JSON text of events, made once: a step makes it to record the event, a store writes it. */
+const texts = new WeakMap<ChangeEvent, string>();
+
+/** The same text as JSON.stringify(event), made once per recorded event. */
+export function encodeEvent(event: ChangeEvent): string {
+  let text = texts.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    texts.set(event, text);
+  }
+  return text;
+}
+
 /** `event` as recorded: plain JSON, large fields left out. Throws nothing: what JSON cannot hold is dropped. */
 export function recordedEvent(event: { type: string }): ChangeEvent {
   let text: string | undefined;
@@ -25,7 +38,10 @@ export function recordedEvent(event: { type: string }): ChangeEvent {
   }
   if (text === undefined) return { type: String(event.type) };
   const copy = JSON.parse(text) as ChangeEvent;
-  if (Buffer.byteLength(text) <= MAX_EVENT_FIELD_BYTES) return copy;
+  if (Buffer.byteLength(text) <= MAX_EVENT_FIELD_BYTES) {
+    texts.set(copy, text);
+    return copy;
+  }
   for (const [field, value] of Object.entries(copy)) {
     if (field === 'type') continue;
     const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');

@@ -12,6 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Requirements } from '../../machines/job.js';
 import { KINDS, type ActorRecord, type ChangeEvent, type Kind, type LogEntry, type Snapshot } from '../protocol/record.js';
 import { encodeRecord } from '../protocol/encoding.js';
+import { encodeEvent } from '../protocol/change-event.js';
 import { redact } from '../redact.js';
 import { RedisClock } from './redis-clock.js';
 import { parseRecord } from './record-text.js';
@@ -145,7 +146,7 @@ export class RedisStore implements Store {
       commit.consumeTimer?.dueAt ?? 0,
       commit.records.length,
     ];
-    const events = commit.events?.map((event) => (event === undefined ? '' : JSON.stringify(event))) ?? [];
+    const events = commit.events?.map((event) => (event === undefined ? '' : encodeEvent(event))) ?? [];
     commit.records.forEach((record, index) => {
       const json = encodeRecord(record);
       const place = queuePlace(record);
