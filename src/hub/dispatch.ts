@@ -46,6 +46,8 @@ interface KnownConnector {
   jobId: string | null;
   /** What its service offers (its record's context), over its worker's capabilities. */
   capabilities: Capabilities;
+  /** `capabilities` as text, made when its record comes: connectors alike share one query. */
+  capabilitiesKey: string;
 }
 
 /** A job's hold on a connector, as of the job's record `seq`: older records of the job say nothing new. */
@@ -167,7 +169,7 @@ export class Dispatcher {
     if (record.removed) return;
     if (!connector) {
       const type = String(record.snapshot.context.type);
-      connector = { seq: record.seq, type, workerId: record.parentId ?? '', state: record.state, jobId: null, capabilities: {} };
+      connector = { seq: record.seq, type, workerId: record.parentId ?? '', state: record.state, jobId: null, capabilities: {}, capabilitiesKey: '{}' };
       this.connectors.set(record.id, connector);
       let ids = this.connectorsOf.get(connector.workerId);
       if (!ids) this.connectorsOf.set(connector.workerId, (ids = new Set()));
@@ -176,6 +178,7 @@ export class Dispatcher {
     connector.seq = record.seq;
     connector.state = record.state;
     connector.capabilities = connectorCapabilities(record);
+    connector.capabilitiesKey = JSON.stringify(connector.capabilities);
     let idle = this.idle.get(connector.type);
     if (!idle) this.idle.set(connector.type, (idle = new Set()));
     if (record.state === 'idle') {
@@ -256,7 +259,7 @@ export class Dispatcher {
     for (const connectorId of this.idle.get(type) ?? []) {
       const connector = this.connectors.get(connectorId);
       if (!connector || !this.isFree(connector)) continue;
-      const key = `${connector.workerId}\n${JSON.stringify(connector.capabilities)}`;
+      const key = `${connector.workerId}\n${connector.capabilitiesKey}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { workerId: connector.workerId, capabilities: connector.capabilities, connectorIds: [] }));
       group.connectorIds.push(connectorId);
