@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Json } from '../../../machines/json.js';
 import { ServiceError } from '../connector.js';
-import { parseJson, serviceFetch } from './service-http.js';
+import { isRecord, parseJson, serviceFetch } from './service-http.js';
 
 export interface HttpAsyncFields {
   /** The service's id for the job, in the submission's answer (fills `{id}` in `statusUrl`). */
@@ -81,16 +81,16 @@ export class StatusReader {
 
   /** Whether an answer is a status document at all (a service may still answer some jobs at once). */
   isStatus(body: Json): boolean {
-    return isObject(body) && typeof body[this.fields.status] === 'string';
+    return isRecord(body) && typeof body[this.fields.status] === 'string';
   }
 
   outcome(body: Json): Outcome {
-    const document = isObject(body) ? body : {};
+    const document = isRecord(body) ? body : {};
     const status = String(document[this.fields.status] ?? '');
     if (this.done.has(status)) return { kind: 'done', result: this.fields.result in document ? (document[this.fields.result] as Json) : body };
     if (this.failed.has(status)) {
       const error = document[this.fields.error];
-      const message = typeof error === 'string' ? error : isObject(error) && typeof error.message === 'string' ? error.message : `the service says ${status}`;
+      const message = typeof error === 'string' ? error : isRecord(error) && typeof error.message === 'string' ? error.message : `the service says ${status}`;
       return { kind: 'failed', message };
     }
     const progress = document[this.fields.progress];
@@ -99,7 +99,7 @@ export class StatusReader {
 
   /** The URL to poll for a job the service answered with `body`, if there is one. */
   statusUrl(body: Json, template: string | undefined, base: string): string | undefined {
-    const document = isObject(body) ? body : {};
+    const document = isRecord(body) ? body : {};
     const given = document[this.fields.statusUrl];
     if (typeof given === 'string' && given !== '') return new URL(given, base).href;
     return template === undefined ? undefined : fillTemplate(template, document[this.fields.id]);
@@ -218,10 +218,6 @@ export class CallbackReceiver {
       },
     };
   }
-}
-
-function isObject(value: unknown): value is Record<string, Json> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function readBody(request: AsyncIterable<Buffer>, maxBytes: number): Promise<string> {

@@ -14,7 +14,7 @@
 import type { Json } from '../../../machines/json.js';
 import { ServiceError, type ConnectorImplementation, type RunContext } from '../connector.js';
 import { CallbackReceiver, StatusReader, fillTemplate, pollUntilFinal, type HttpAsyncOptions, type Outcome } from './http-async.js';
-import { callService, connectorSettings, elapsedMs, onAbort, parseJson, rateLimitBudget, serviceFetch, type RateLimitOptions } from './service-http.js';
+import { callService, connectorSettings, elapsedMs, isRecord, onAbort, parseJson, rateLimitBudget, serviceFetch, type RateLimitOptions } from './service-http.js';
 
 export interface HttpConnectorOptions extends RateLimitOptions {
   /** Where jobs are POSTed. */
@@ -150,7 +150,7 @@ function finish(outcome: Outcome & { kind: 'done' | 'failed' }, progress: (perce
 }
 
 function idOf(answer: Json, reader: StatusReader): unknown {
-  return typeof answer === 'object' && answer !== null && !Array.isArray(answer) ? answer[reader.fields.id] : undefined;
+  return isRecord(answer) ? answer[reader.fields.id] : undefined;
 }
 
 /** When the job is stopped, tells the service (best effort: the job is stopped here either way). */
