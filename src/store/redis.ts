@@ -1,7 +1,10 @@
 /**
  * The Redis store (ioredis): durable, and shared by several hubs. Every multi-key write is one
  * Lua script (src/store/lua), so a record and its log entry land together or not at all. The
- * log is a stream; each hub tails it on its own connection, so all hubs deliver one order.
+ * log is a stream that every hub delivers in one order. A hub delivers its own commits from their
+ * answers and reads the stream only when another writer appended to it: each commit publishes its
+ * writer's id, which every hub hears on its own subscriber connection. A hub alone on its Redis
+ * thus never reads back what it wrote (about 4.5 KB per no-op job; see BENCHMARKS.md).
  *
  * Offsets are `<epoch>:<stream id>`: the epoch is made once per Redis dataset, so an offset from
  * another deployment, or from before the data was lost, is never taken for one of ours.
@@ -55,6 +58,10 @@ type StreamItem = [id: string, fields: string[]];
 const STAMPED_PAGE = 1_000;
 /** How long a snapshot waits for this process's tail to reach the log's end before giving up (503). */
 const TAIL_PATIENCE_MS = 10_000;
+/** The tail also reads this often without being told (ms): a notification lost on the way costs at most this. */
+const TAIL_POLL_MS = 1_000;
+/** Stream entries read per round trip by the tail. */
+const TAIL_PAGE = 1_000;
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
@@ -69,7 +76,14 @@ export class RedisStore implements Store {
   private readonly availabilityListeners = new Set<(available: boolean, reason?: string) => void>();
   private available = true;
   private lastFailureAt = 0;
-  private readonly tailing: Promise<void>;
+  /** The read in progress, if any; `readAgain` asks for one more round after it. */
+  private reading: Promise<void> | undefined;
+  private readAgain = false;
+  /** Set when a read failed or the subscriber lost Redis: the next read checks what was missed. */
+  private tailFailed = false;
+  private readonly poll: NodeJS.Timeout;
+  /** This store's id in the notifications commits publish: its own need no reading. */
+  private readonly writer = randomBytes(6).toString('hex');
   private lastSeen = '0-0';
   /** Snapshots waiting for the tail to reach the log's end as it was when they asked. */
   private waiting: Array<{ id: string; resume: () => void }> = [];
@@ -79,6 +93,7 @@ export class RedisStore implements Store {
 
   private constructor(
     private readonly redis: ScriptedRedis,
+    /** Subscribed to the log's notifications (a subscribed connection runs no other command). */
     private readonly tail: Redis,
     private readonly clock: RedisClock,
     private readonly epoch: string,
@@ -91,7 +106,16 @@ export class RedisStore implements Store {
     this.options = { ...STORE_DEFAULTS, ...options };
     this.prefix = options.prefix ?? 'statehub';
     this.lastSeen = lastId;
-    this.tailing = this.tailLog();
+    tail.on('message', (_channel: string, writer: string) => {
+      if (writer !== this.writer) this.readSoon();
+    });
+    // Notifications sent while the subscriber was away are lost: read what they announced.
+    tail.on('ready', () => {
+      this.tailFailed = true;
+      this.readSoon();
+    });
+    this.poll = setInterval(() => this.readSoon(), TAIL_POLL_MS).unref();
+    this.readSoon();
   }
 
   /** Connects (failing with a clear message when Redis cannot be reached) and loads the scripts. */
@@ -125,6 +149,8 @@ export class RedisStore implements Store {
     const epoch = (await redis.get(`${prefix}:epoch`)) as string;
     const clock = new RedisClock(redis);
     await clock.start();
+    // Subscribed before the mirror is read, so no commit falls between the two.
+    await tail.subscribe(appendedChannel(prefix));
     const { last, mirror } = await readMirror(redis, prefix);
     return new RedisStore(redis, tail, clock, epoch, mirror, last, options.url, options);
   }
@@ -169,7 +195,7 @@ export class RedisStore implements Store {
     args.push(sets.length);
     for (const timer of sets) args.push(timer.key, timer.dueAt, JSON.stringify(timer));
     const clears = commit.clearTimers ?? [];
-    args.push(clears.length, ...clears);
+    args.push(clears.length, ...clears, this.writer);
     const [logEnd, ...ids] = await this.call('commit', () => this.redis.statehubCommit(args));
     const entries = ids.map((id, index) => logEntry(this.offsetOf(id), commit.records[index] as ActorRecord, commit.events?.[index]));
     const last = ids.at(-1);
@@ -178,7 +204,10 @@ export class RedisStore implements Store {
       // Nothing between what was delivered and this commit: deliver it now, a tail round trip
       // sooner (the tail skips it). Otherwise other hubs' entries come first, through the tail.
       if (logEnd === this.lastSeen) this.deliver(last, entries);
-      else ids.forEach((id, index) => this.own.set(id, entries[index] as LogEntry));
+      else {
+        ids.forEach((id, index) => this.own.set(id, entries[index] as LogEntry));
+        this.readSoon();
+      }
     }
     return entries;
   }
@@ -217,6 +246,7 @@ export class RedisStore implements Store {
 
   private caughtUp(id: string): Promise<void> {
     if (compareStreamIds(this.lastSeen, id) >= 0) return Promise.resolve();
+    this.readSoon();
     return new Promise<void>((resume, fail) => {
       const timer = setTimeout(() => {
         this.waiting = this.waiting.filter((waiter) => waiter.resume !== done);
@@ -343,46 +373,66 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     this.clock.stop();
+    clearInterval(this.poll);
     this.listeners.clear();
     this.tail.disconnect();
-    await this.tailing;
+    await this.reading;
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
-  /** Reads the log as it grows and hands every entry, in order, to the subscribers. */
-  private async tailLog(): Promise<void> {
+  /** Reads the log now, or right after the read in progress: one read at a time, so entries stay in order. */
+  private readSoon(): void {
+    if (this.closed) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = this.readLog().finally(() => {
+      this.reading = undefined;
+    });
+  }
+
+  /** Reads what the log holds after what was delivered and hands every entry, in order, to the subscribers. */
+  private async readLog(): Promise<void> {
     const key = `${this.prefix}:log`;
-    let failing = false;
-    while (!this.closed) {
+    do {
+      this.readAgain = false;
       try {
-        if (failing) {
+        if (this.tailFailed) {
           await this.checkForGap();
-          failing = false;
+          this.tailFailed = false;
         }
-        const answer = (await this.tail.xread('COUNT', 1_000, 'BLOCK', 1_000, 'STREAMS', key, this.lastSeen)) as Array<[string, StreamItem[]]> | null;
-        const raw = answer?.[0]?.[1];
-        if (!raw) continue;
-        // Own commits delivered at once are in the answer too: skip what was delivered.
-        const fresh = raw.filter(([id]) => compareStreamIds(id, this.lastSeen) > 0);
-        if (fresh.length === 0) continue;
-        const entries: LogEntry[] = [];
-        for (const [id, fields] of fresh) {
-          const own = this.own.get(id);
-          this.own.delete(id);
-          if (own) {
-            entries.push(own);
-            continue;
-          }
-          const entry = this.streamEntry(id, fields);
-          if (entry) entries.push(entry);
-        }
-        this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
+        let page: StreamItem[] = [];
+        do {
+          const answer = (await this.redis.xread('COUNT', TAIL_PAGE, 'STREAMS', key, this.lastSeen)) as Array<[string, StreamItem[]]> | null;
+          page = answer?.[0]?.[1] ?? [];
+          this.deliverRead(page);
+        } while (page.length === TAIL_PAGE && !this.closed);
       } catch {
         if (this.closed) return;
-        failing = true;
+        this.tailFailed = true;
+        this.readAgain = true;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
+    } while (this.readAgain && !this.closed);
+  }
+
+  /** Delivers the entries of a read that follow what was delivered (own commits may have gone first). */
+  private deliverRead(page: StreamItem[]): void {
+    const fresh = page.filter(([id]) => compareStreamIds(id, this.lastSeen) > 0);
+    if (fresh.length === 0) return;
+    const entries: LogEntry[] = [];
+    for (const [id, fields] of fresh) {
+      const own = this.own.get(id);
+      this.own.delete(id);
+      if (own) {
+        entries.push(own);
+        continue;
+      }
+      const entry = this.streamEntry(id, fields);
+      if (entry) entries.push(entry);
     }
+    this.deliver(fresh[fresh.length - 1]?.[0] as string, entries);
   }
 
   /** A log stream item as a log entry; undefined when its record cannot be read (see `readable`). */
@@ -411,7 +461,7 @@ export class RedisStore implements Store {
 
   /** After the tail lost Redis: were entries it had not read trimmed, or the data wiped meanwhile? */
   private async checkForGap(): Promise<void> {
-    const epoch = await this.tail.get(`${this.prefix}:epoch`);
+    const epoch = await this.redis.get(`${this.prefix}:epoch`);
     // Whether the changes after what was delivered are still held; one entry is enough to tell.
     const held = epoch === this.epoch ? await this.redis.statehubSince(this.prefix, this.lastSeen, 1) : null;
     if (held) return;
@@ -479,6 +529,11 @@ export class RedisStore implements Store {
     const id = offset.slice(colon + 1);
     return STREAM_ID.test(id) ? id : undefined;
   }
+}
+
+/** Where commits announce their writer's id (see commit.lua). */
+function appendedChannel(prefix: string): string {
+  return `${prefix}:appended`;
 }
 
 function logEntry(offset: string, record: ActorRecord, event: ChangeEvent | undefined): LogEntry {

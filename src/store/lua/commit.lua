@@ -9,7 +9,9 @@
           id, seq, kind, json, removed ('1' or ''), parentId (''), queueType ('' when not
           pending), queueGroup, queueRequirementsJson, queueMember, leaseHolder (''),
           eventJson ('' when none: the event that caused the change)
-        then setCount, per timer: key, dueAt, json; then clearCount, per timer: key.
+        then setCount, per timer: key, dueAt, json; then clearCount, per timer: key; then the
+        writer's id, published on <prefix>:appended when the log grew (hubs read the log when
+        another writer appended to it).
   A log entry holds `r` <record json> and, when known, `e` <event json>; a history item is
   "<stream id>\n[E<event json>\n]<record json>" (event JSON has no raw newline; a record starts with '{').
   Returns the log's end before this commit ('' if unknown), then the new stream ids, one per
@@ -173,6 +175,7 @@ local sets = at + 1
 local clearAt = sets + setCount * 3
 local clearCount = tonumber(ARGV[clearAt])
 for i = 1, clearCount do clearTimer(ARGV[clearAt + i]) end
+if count > 0 then redis.call('PUBLISH', p .. ':appended', ARGV[clearAt + clearCount + 1]) end
 for i = 0, setCount - 1 do
   local key, dueAt, json = ARGV[sets + i * 3], ARGV[sets + i * 3 + 1], ARGV[sets + i * 3 + 2]
   redis.call('ZADD', p .. ':timers', dueAt, key)
