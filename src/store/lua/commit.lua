@@ -156,8 +156,10 @@ for i = 0, count - 1 do
   end
   offsets[#offsets + 1] = offset
   if historyLimit > 0 then
-    redis.call('RPUSH', p .. ':hist:' .. id, offset .. '\n' .. (event == '' and '' or ('E' .. event .. '\n')) .. json)
-    redis.call('LTRIM', p .. ':hist:' .. id, -historyLimit, -1)
+    -- Trimmed only once it outgrew its bound: most actors never reach it.
+    if redis.call('RPUSH', p .. ':hist:' .. id, offset .. '\n' .. (event == '' and '' or ('E' .. event .. '\n')) .. json) > historyLimit then
+      redis.call('LTRIM', p .. ':hist:' .. id, -historyLimit, -1)
+    end
   end
 end
 
