@@ -4,7 +4,8 @@ import { ConflictError } from '../../src/store/store.js';
 import type { LogEntry } from '../../src/protocol/record.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis.js';
-import { describeStoreContract } from './store-contract.js';
+import { describeStoreContract, jobRecord } from './store-contract.js';
+import { Redis } from 'ioredis';
 
 let server: RedisServer;
 beforeAll(async () => {
@@ -118,5 +119,40 @@ describe('redis store: delivery of its own commits', () => {
     await expect.poll(() => seen.length).toBe(3);
     expect(seen).toEqual(written);
     expect(seen.map((entry) => entry.event?.type)).toEqual(['xstate.init', undefined, 'WORKERS']);
+  });
+});
+
+describe('redis store: data written before queue places and leases moved into meta', () => {
+  it('a commit on a job whose meta has the older four fields takes its queue place and lease from the qm and leaseof hashes, and empties them', async () => {
+    const prefix = `legacy-${randomBytes(4).toString('hex')}`;
+    const store = await RedisStore.connect({ url: server.url, prefix });
+    const redis = new Redis(server.url);
+    onTestFinished(async () => {
+      await store.close();
+      redis.disconnect();
+    });
+    const acceptAll = () => true;
+    await store.commit({ records: [jobRecord({ id: 'queued', seq: 1 }), jobRecord({ id: 'held', seq: 1 })] });
+    await store.commit({ records: [jobRecord({ id: 'held', seq: 2, state: 'assigned', workerId: 'w1' })] });
+    expect(await store.pendingJobs('render', acceptAll, 10)).toEqual(['queued']);
+    expect(await store.leasesOf('w1')).toEqual(['held']);
+
+    // Rewrite both actors' index state the way the previous commit.lua kept it.
+    for (const id of ['queued', 'held']) {
+      const [seq, kind, parent, removed, type, group, member, holder] = (await redis.hget(`${prefix}:meta`, id))!.split('\n');
+      await redis.hset(`${prefix}:meta`, id, [seq, kind, parent, removed].join('\n'));
+      if (member) await redis.hset(`${prefix}:qm`, id, [type, group, member].join('\n'));
+      if (holder) await redis.hset(`${prefix}:leaseof`, id, holder);
+    }
+
+    await store.commit({
+      records: [jobRecord({ id: 'queued', seq: 2, state: 'assigned', workerId: 'w2' }), jobRecord({ id: 'held', seq: 3, state: 'completed' })],
+    });
+    expect(await store.pendingJobs('render', acceptAll, 10)).toEqual([]);
+    expect(await store.leasesOf('w1')).toEqual([]);
+    expect(await store.leasesOf('w2')).toEqual(['queued']);
+    expect(await redis.hlen(`${prefix}:qm`)).toBe(0);
+    expect(await redis.hlen(`${prefix}:leaseof`)).toBe(0);
+    expect(await redis.hget(`${prefix}:meta`, 'queued')).toBe(`2\njob\n\n\n\n\n\nw2`);
   });
 });

@@ -33,7 +33,11 @@ local count = tonumber(ARGV[9])
 local FIELDS = 12
 local first = 10
 
--- meta: id -> "seq\nkind\nparent\nremoved" (removed is '1' while the actor is archived).
+-- meta: id -> "seq\nkind\nparent\nremoved\nqueueType\nqueueGroup\nqueueMember\nleaseHolder" (removed is
+-- '1' while the actor is archived; the queue fields are '' unless the job is pending, the holder '' unless
+-- a worker holds it). Read once per actor, it tells a commit which index entries to replace. Data written
+-- before the queue and holder moved into meta has only the first four fields; the `qm` and `leaseof`
+-- hashes still hold those, and are emptied as their actors change.
 local metaKey = p .. ':meta'
 
 -- Each actor's meta as the commit goes: read once, then kept current record by record.
@@ -93,9 +97,23 @@ for i = 0, count - 1 do
   local event = ARGV[at + 11]
 
   local meta = metaOf(id)
-  local oldParent, wasRemoved = '', false
+  local oldParent, wasRemoved, oldType, oldGroup, oldMember, oldHolder = '', false, '', '', '', ''
   if meta then
-    local _, _, parentBefore, removedBefore = string.match(meta, '^(%d+)\n([^\n]*)\n([^\n]*)\n?(.*)$')
+    local _, _, parentBefore, removedBefore, typeBefore, groupBefore, memberBefore, holderBefore =
+      string.match(meta, '^(%d+)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$')
+    if parentBefore then
+      oldType, oldGroup, oldMember, oldHolder = typeBefore, groupBefore, memberBefore, holderBefore
+    else
+      -- Written before the queue and holder moved into meta.
+      _, _, parentBefore, removedBefore = string.match(meta, '^(%d+)\n([^\n]*)\n([^\n]*)\n?(.*)$')
+      local queued = redis.call('HGET', p .. ':qm', id)
+      if queued then
+        oldType, oldGroup, oldMember = string.match(queued, '^([^\n]*)\n([^\n]*)\n(.*)$')
+        redis.call('HDEL', p .. ':qm', id)
+      end
+      oldHolder = redis.call('HGET', p .. ':leaseof', id) or ''
+      if oldHolder ~= '' then redis.call('HDEL', p .. ':leaseof', id) end
+    end
     oldParent, wasRemoved = parentBefore or '', removedBefore == '1'
   end
 
@@ -111,7 +129,9 @@ for i = 0, count - 1 do
       redis.call('HDEL', p .. ':arc', id)
     end
   end
-  local newMeta = seq .. '\n' .. kind .. '\n' .. parent .. '\n' .. (removed and '1' or '')
+
+  local newMeta = seq .. '\n' .. kind .. '\n' .. parent .. '\n' .. (removed and '1' or '') .. '\n'
+    .. queueType .. '\n' .. queueGroup .. '\n' .. queueMember .. '\n' .. holder
   metas[id] = newMeta
   redis.call('HSET', metaKey, id, newMeta)
 
@@ -122,30 +142,20 @@ for i = 0, count - 1 do
     redis.call('SADD', p .. ':children:' .. parent, id)
   end
 
-  local queued = redis.call('HGET', p .. ':qm', id)
-  if queued then
-    local oldType, oldGroup, oldMember = string.match(queued, '^([^\n]*)\n([^\n]*)\n(.*)$')
+  local moved = oldType ~= queueType or oldGroup ~= queueGroup or oldMember ~= queueMember
+  if oldMember ~= '' and moved then
     local queue = p .. ':q:' .. oldType .. ':' .. oldGroup
     redis.call('ZREM', queue, oldMember)
     if redis.call('ZCARD', queue) == 0 then redis.call('HDEL', p .. ':qg:' .. oldType, oldGroup) end
-    redis.call('HDEL', p .. ':qm', id)
   end
-  if queueType ~= '' then
+  if queueType ~= '' and moved then
     redis.call('ZADD', p .. ':q:' .. queueType .. ':' .. queueGroup, 0, queueMember)
     redis.call('HSET', p .. ':qg:' .. queueType, queueGroup, queueRequirements)
-    redis.call('HSET', p .. ':qm', id, queueType .. '\n' .. queueGroup .. '\n' .. queueMember)
   end
 
-  local oldHolder = redis.call('HGET', p .. ':leaseof', id)
-  if (oldHolder or '') ~= holder then
-    if oldHolder then
-      redis.call('SREM', p .. ':lease:' .. oldHolder, id)
-      redis.call('HDEL', p .. ':leaseof', id)
-    end
-    if holder ~= '' then
-      redis.call('SADD', p .. ':lease:' .. holder, id)
-      redis.call('HSET', p .. ':leaseof', id, holder)
-    end
+  if oldHolder ~= holder then
+    if oldHolder ~= '' then redis.call('SREM', p .. ':lease:' .. oldHolder, id) end
+    if holder ~= '' then redis.call('SADD', p .. ':lease:' .. holder, id) end
   end
 
   local offset
