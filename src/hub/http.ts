@@ -24,6 +24,7 @@ import type { Metrics } from './metrics.js';
 import type { RecentTransitions } from './recent-transitions.js';
 import { encodeSnapshot } from '../protocol/encoding.js';
 import { serveMonitor } from './monitor-page.js';
+import { snapshotStream } from './snapshot-body.js';
 import { EMPTY_BODY, jsonBodies, requireBody } from './body.js';
 import { streamEvents } from './sse.js';
 import { guardOrigins, type OriginPolicy } from './origins.js';
@@ -73,6 +74,8 @@ const recentQuery = z.object({ offset: offsetSchema.optional(), token: z.string(
 
 /** Snapshots this long (chars) or longer are sent gzipped to clients that accept it. */
 const GZIP_FROM_BYTES = 16 * 1024;
+/** Snapshots of at least this many records are streamed in slices rather than made as one string. */
+const STREAM_FROM_RECORDS = 2_000;
 const gzip = promisify(gzipCallback);
 
 export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -197,11 +200,17 @@ export async function createHttp(deps: HttpDeps): Promise<FastifyInstance> {
     const { kinds } = parseInput(snapshotQuery, request.query, 'query');
     const snapshot = await store.snapshot(kinds);
     const time = String(store.now());
-    const text = encodeSnapshot(snapshot);
     reply.header('cache-control', 'no-store').header('vary', 'accept-encoding').header(TIME_HEADER, time).type('application/json; charset=utf-8');
     // A snapshot is repetitive JSON: gzip makes it ~10-20x smaller (a page's first load over a
     // slow link). zlib runs on libuv's thread pool, so the hub keeps serving meanwhile.
-    if (text.length < GZIP_FROM_BYTES || negotiate(request.headers['accept-encoding'] ?? '', ['gzip']) !== 'gzip') return reply.send(text);
+    const gzipAccepted = negotiate(request.headers['accept-encoding'] ?? '', ['gzip']) === 'gzip';
+    // A large one is sent a slice at a time, so making it does not hold the hub (see snapshot-body.ts).
+    if (snapshot.records.length >= STREAM_FROM_RECORDS) {
+      if (gzipAccepted) reply.header('content-encoding', 'gzip');
+      return reply.send(snapshotStream(snapshot, { gzip: gzipAccepted }));
+    }
+    const text = encodeSnapshot(snapshot);
+    if (text.length < GZIP_FROM_BYTES || !gzipAccepted) return reply.send(text);
     return reply.header('content-encoding', 'gzip').send(await gzip(text, { level: zlibConstants.Z_BEST_SPEED }));
   });
 

@@ -483,6 +483,34 @@ describe('GET /api/snapshot compression', () => {
     const refused = await rawGet(hub, { 'accept-encoding': 'gzip;q=0, identity' });
     expect(refused.headers['content-encoding']).toBeUndefined();
   });
+
+  it('sends a large snapshot in slices (chunked), the same JSON plain or gzipped, and keeps answering other requests meanwhile', async () => {
+    const hub = await testHub();
+    for (let batch = 0; batch < 3; batch++) {
+      await api(hub, 'POST', '/api/jobs/batch', { jobs: Array.from({ length: 1_000 }, (_, index) => ({ type: 'unserved', payload: { batch, index, text: 'x'.repeat(200) } })) });
+    }
+    const stored = await hub.store.snapshot();
+    expect(stored.records.length).toBeGreaterThanOrEqual(3_000);
+
+    const [plain, zipped, health] = await Promise.all([
+      rawGet(hub, {}),
+      rawGet(hub, { 'accept-encoding': 'gzip' }),
+      api(hub, 'GET', '/healthz'),
+    ]);
+    expect(health.status).toBe(200);
+    for (const answer of [plain, zipped]) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers['transfer-encoding']).toBe('chunked');
+      expect(answer.headers['content-type']).toMatch(/^application\/json/);
+      expect(answer.headers['x-statehub-time']).toMatch(/^\d+$/);
+    }
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    const text = plain.body.toString('utf8');
+    // The same text as one JSON.stringify of the snapshot at that offset (nothing moved meanwhile).
+    expect(text).toBe(JSON.stringify(await hub.store.snapshot()));
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(text);
+  });
 });
 
 describe('GET /api/actors/:id', () => {
