@@ -201,8 +201,9 @@ export class RedisStore implements Store {
     const last = ids.at(-1);
     // The tail may have brought these entries back already; then there is nothing left to do.
     if (last !== undefined && compareStreamIds(last, this.lastSeen) > 0) {
-      // Nothing between what was delivered and this commit: deliver it now, a tail round trip
-      // sooner (the tail skips it). Otherwise other hubs' entries come first, through the tail.
+      // Nothing between what was delivered and this commit: deliver it now (the tail never reads
+      // it). Otherwise other writers' entries come first: the tail reads them, and hands these
+      // on after them without parsing them again.
       if (logEnd === this.lastSeen) this.deliver(last, entries);
       else {
         ids.forEach((id, index) => this.own.set(id, entries[index] as LogEntry));
