@@ -150,7 +150,22 @@ export class RedisStore implements Store {
     const clock = new RedisClock(redis);
     await clock.start();
     // Subscribed before the mirror is read, so no commit falls between the two.
-    await tail.subscribe(appendedChannel(prefix));
+    const channel = appendedChannel(prefix);
+    try {
+      await tail.subscribe(channel);
+    } catch (error) {
+      redis.disconnect();
+      tail.disconnect();
+      const message = (error as Error).message;
+      // Redis 7 gives a new ACL user no channels: say which one the hub needs, and how to grant it.
+      if (message.startsWith('NOPERM')) {
+        throw new StoreUnavailableError(
+          `the Redis user of ${redact(options.url)} may not use the channel ${channel}, on which hubs announce new log entries: allow it (ACL SETUSER <user> &${channel}) (Redis said: ${message})`,
+          { cause: error },
+        );
+      }
+      throw new StoreUnavailableError(`cannot subscribe to ${channel} on Redis at ${redact(options.url)}: ${message}`, { cause: error });
+    }
     const { last, mirror } = await readMirror(redis, prefix);
     return new RedisStore(redis, tail, clock, epoch, mirror, last, options.url, options);
   }

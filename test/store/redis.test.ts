@@ -156,3 +156,33 @@ describe('redis store: data written before queue places and leases moved into me
     expect(await redis.hget(`${prefix}:meta`, 'queued')).toBe(`2\njob\n\n\n\n\n\nw2`);
   });
 });
+
+describe('redis store: a Redis user without the channel hubs announce new log entries on', () => {
+  it('is refused at connect with what to grant, and gets it once granted', async () => {
+    const prefix = `acl-${randomBytes(4).toString('hex')}`;
+    const user = `user-${prefix}`;
+    const admin = new Redis(server.url);
+    onTestFinished(async () => {
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
+    });
+    // All commands on its own keys, and no channel: what Redis 7 gives a new user by default.
+    await admin.call('ACL', 'SETUSER', user, 'on', '>secret', `~${prefix}:*`, '+@all', 'resetchannels');
+    const url = new URL(server.url);
+    url.username = user;
+    url.password = 'secret';
+    const refusal = await RedisStore.connect({ url: url.href, prefix }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(refusal?.message).toContain(`may not use the channel ${prefix}:appended`);
+    expect(refusal?.message).toContain(`ACL SETUSER <user> &${prefix}:appended`);
+    expect(refusal?.message).not.toContain('secret');
+
+    await admin.call('ACL', 'SETUSER', user, `&${prefix}:appended`);
+    const store = await RedisStore.connect({ url: url.href, prefix });
+    onTestFinished(() => store.close());
+    const [entry] = await store.commit({ records: [jobRecord({ id: 'allowed', seq: 1 })] });
+    expect(entry?.record.id).toBe('allowed');
+  });
+});
