@@ -6,6 +6,7 @@
  * not hold every large value twice.
  */
 import type { ChangeEvent } from './record.js';
+import { JsonTexts } from './encoding.js';
 
 /** Bytes of JSON text above which an event's field is left out of the record of it. */
 export const MAX_EVENT_FIELD_BYTES = 1_024;
@@ -16,16 +17,11 @@ export const INIT_EVENT: ChangeEvent = Object.freeze({ type: 'xstate.init' });
 export const REMOVE_EVENT: ChangeEvent = Object.freeze({ type: 'statehub.remove' });
 
 /** The JSON text of events, made once: a step makes it to record the event, a store writes it. */
-const texts = new WeakMap<ChangeEvent, string>();
+const texts = new JsonTexts<ChangeEvent>();
 
 /** The same text as JSON.stringify(event), made once per recorded event. */
 export function encodeEvent(event: ChangeEvent): string {
-  let text = texts.get(event);
-  if (text === undefined) {
-    text = JSON.stringify(event);
-    texts.set(event, text);
-  }
-  return text;
+  return texts.encode(event);
 }
 
 /** `event` as recorded: plain JSON, large fields left out. Throws nothing: what JSON cannot hold is dropped. */
@@ -39,7 +35,7 @@ export function recordedEvent(event: { type: string }): ChangeEvent {
   if (text === undefined) return { type: String(event.type) };
   const copy = JSON.parse(text) as ChangeEvent;
   if (Buffer.byteLength(text) <= MAX_EVENT_FIELD_BYTES) {
-    texts.set(copy, text);
+    texts.remember(copy, text);
     return copy;
   }
   for (const [field, value] of Object.entries(copy)) {

@@ -5,22 +5,60 @@
  */
 import type { ActorRecord, LogEntry, Snapshot } from '../protocol/record.js';
 
-const records = new WeakMap<ActorRecord, string>();
+/**
+ * The JSON text of objects that never change once made (records, recorded events), made once per
+ * object: `encode` gives JSON.stringify's text, made on first use; `remember` keeps a text made
+ * already.
+ */
+export class JsonTexts<T extends object> {
+  private readonly texts = new WeakMap<T, string>();
+
+  encode(value: T): string {
+    let text = this.texts.get(value);
+    if (text === undefined) {
+      text = JSON.stringify(value);
+      this.texts.set(value, text);
+    }
+    return text;
+  }
+
+  remember(value: T, text: string): void {
+    this.texts.set(value, text);
+  }
+}
+
+const records = new JsonTexts<ActorRecord>();
 
 export function encodeRecord(record: ActorRecord): string {
-  let text = records.get(record);
-  if (text === undefined) {
-    text = JSON.stringify(record);
-    records.set(record, text);
+  return records.encode(record);
+}
+
+/** Characters of JSON per slice of `snapshotSlices`: large enough that a slice costs little, small enough to be made in a millisecond or two. */
+const SLICE_CHARS = 256 * 1024;
+
+/**
+ * The text of JSON.stringify(snapshot) in slices of about SLICE_CHARS characters, for a caller
+ * that sends it as it is made (GET /api/snapshot streams a large one, see hub/snapshot-body.ts).
+ */
+export function* snapshotSlices(snapshot: Snapshot): Generator<string> {
+  let slice = `{"offset":${JSON.stringify(snapshot.offset)},"records":[`;
+  const { records } = snapshot;
+  for (let index = 0; index < records.length; index++) {
+    if (index > 0) slice += ',';
+    slice += encodeRecord(records[index] as ActorRecord);
+    if (slice.length >= SLICE_CHARS) {
+      yield slice;
+      slice = '';
+    }
   }
-  return text;
+  yield `${slice}]}`;
 }
 
 /** The same text as JSON.stringify(snapshot). */
 export function encodeSnapshot(snapshot: Snapshot): string {
-  const parts = new Array<string>(snapshot.records.length);
-  for (let index = 0; index < parts.length; index++) parts[index] = encodeRecord(snapshot.records[index] as ActorRecord);
-  return `{"offset":${JSON.stringify(snapshot.offset)},"records":[${parts.join(',')}]}`;
+  let text = '';
+  for (const slice of snapshotSlices(snapshot)) text += slice;
+  return text;
 }
 
 /** The same text as JSON.stringify(entry). */

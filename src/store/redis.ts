@@ -94,7 +94,7 @@ export class RedisStore implements Store {
   private constructor(
     private readonly redis: ScriptedRedis,
     /** Subscribed to the log's notifications (a subscribed connection runs no other command). */
-    private readonly tail: Redis,
+    private readonly subscriber: Redis,
     private readonly clock: RedisClock,
     private readonly epoch: string,
     /** The live records as of `lastSeen`. */
@@ -106,11 +106,11 @@ export class RedisStore implements Store {
     this.options = { ...STORE_DEFAULTS, ...options };
     this.prefix = options.prefix ?? 'statehub';
     this.lastSeen = lastId;
-    tail.on('message', (_channel: string, writer: string) => {
+    subscriber.on('message', (_channel: string, writer: string) => {
       if (writer !== this.writer) this.readSoon();
     });
     // Notifications sent while the subscriber was away are lost: read what they announced.
-    tail.on('ready', () => {
+    subscriber.on('ready', () => {
       this.tailFailed = true;
       this.readSoon();
     });
@@ -130,13 +130,13 @@ export class RedisStore implements Store {
       retryStrategy: (times) => Math.min(50 * 2 ** times, 1_000),
     };
     const redis = new Redis(options.url, connection) as ScriptedRedis;
-    const tail = new Redis(options.url, { ...connection, commandTimeout: undefined });
-    for (const client of [redis, tail]) client.on('error', () => {}); // surfaced per command
+    const subscriber = new Redis(options.url, { ...connection, commandTimeout: undefined });
+    for (const client of [redis, subscriber]) client.on('error', () => {}); // surfaced per command
     try {
-      await Promise.all([redis.connect(), tail.connect()]);
+      await Promise.all([redis.connect(), subscriber.connect()]);
     } catch (error) {
       redis.disconnect();
-      tail.disconnect();
+      subscriber.disconnect();
       throw new StoreUnavailableError(`cannot reach Redis at ${redact(options.url)}: ${(error as Error).message}`, { cause: error });
     }
     redis.defineCommand('statehubCommit', { numberOfKeys: 0, lua: lua('commit') });
@@ -152,10 +152,10 @@ export class RedisStore implements Store {
     // Subscribed before the mirror is read, so no commit falls between the two.
     const channel = appendedChannel(prefix);
     try {
-      await tail.subscribe(channel);
+      await subscriber.subscribe(channel);
     } catch (error) {
       redis.disconnect();
-      tail.disconnect();
+      subscriber.disconnect();
       const message = (error as Error).message;
       // Redis 7 gives a new ACL user no channels: say which one the hub needs, and how to grant it.
       if (message.startsWith('NOPERM')) {
@@ -167,7 +167,7 @@ export class RedisStore implements Store {
       throw new StoreUnavailableError(`cannot subscribe to ${channel} on Redis at ${redact(options.url)}: ${message}`, { cause: error });
     }
     const { last, mirror } = await readMirror(redis, prefix);
-    return new RedisStore(redis, tail, clock, epoch, mirror, last, options.url, options);
+    return new RedisStore(redis, subscriber, clock, epoch, mirror, last, options.url, options);
   }
 
   /** Redis's clock (TIME), as this process reads it: the same for every hub on this Redis. */
@@ -391,7 +391,7 @@ export class RedisStore implements Store {
     this.clock.stop();
     clearInterval(this.poll);
     this.listeners.clear();
-    this.tail.disconnect();
+    this.subscriber.disconnect();
     await this.reading;
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
@@ -475,7 +475,7 @@ export class RedisStore implements Store {
     }
   }
 
-  /** After the tail lost Redis: were entries it had not read trimmed, or the data wiped meanwhile? */
+  /** After a read failed or the subscriber lost Redis: were entries it had not read trimmed, or the data wiped meanwhile? */
   private async checkForGap(): Promise<void> {
     const epoch = await this.redis.get(`${this.prefix}:epoch`);
     // Whether the changes after what was delivered are still held; one entry is enough to tell.
